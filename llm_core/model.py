@@ -39,6 +39,10 @@ class Attention(nn.Module):
         self.hook_pattern = HookPoint()  # softmax weights, each row sums to 1
         self.hook_z = HookPoint()  # every head's weighted sum of values, before concatenation
 
+    def watched(self) -> bool:
+        """True while `capture` listens to this layer: then the step-by-step path below must run."""
+        return any(h._forward_hooks for h in self.children() if isinstance(h, HookPoint))
+
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
         return x.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, H, T, d_k)
@@ -66,6 +70,9 @@ class Attention(nn.Module):
             if cache is not None:
                 cache["k"], cache["v"] = k, v
         k, v = self.hook_k(k), self.hook_v(v)
+        if not self.watched():  # same math in one fused kernel when nobody is looking inside
+            p = self.dropout.p if self.training else 0.0
+            return self.W_o(self.merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)))
         scores = self.hook_scores(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)))  # (B, H, T, S)
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf"))

@@ -95,14 +95,17 @@ class MiniLM:
     @torch.no_grad()
     def sentence_embedding(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
         """Mean of the token vectors (padding excluded), scaled to length 1: (N, 384)."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
         out = []
         for start in range(0, len(texts), batch_size):
-            ids, mask = self.tokenize(texts[start : start + batch_size])
+            ids, mask = self.tokenize([texts[i] for i in order[start : start + batch_size]])
             hidden = self.model.hidden(ids, attention_mask=mask)  # (B, T, C)
             weights = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
             mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)  # (B, C)
             out.append(F.normalize(mean, dim=-1))
-        return torch.cat(out)
+        embeddings = torch.empty(len(texts), self.model.config.n_embd, device=self.model.device)
+        embeddings[order] = torch.cat(out)
+        return embeddings
 
 
 def load_minilm(device: torch.device | str = "cpu") -> MiniLM:

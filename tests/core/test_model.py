@@ -103,7 +103,9 @@ def test_attention_equals_torch_sdpa(masked):
     x = torch.randn(2, 7, 32)
     mask = {"none": None, "causal": causal_mask(7),
             "padding": padding_mask(torch.tensor([[1] * 7, [1] * 4 + [0] * 3]))}[masked]
-    ours = attn(x, mask=mask)
+    with capture(attn, "hook_pattern") as acts:  # listening forces the written-out path
+        ours = attn(x, mask=mask)
+    assert "hook_pattern" in acts
 
     def heads(t):
         return t.view(2, 7, 4, 8).transpose(1, 2)
@@ -142,6 +144,18 @@ def test_decoder_matches_transformers_gpt2():
     with torch.no_grad():
         diff = (ours(idx)[0] - hf(idx).logits).abs().max().item()
     assert diff < 1e-5
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_fused_path_equals_the_written_out_path(arch):
+    torch.manual_seed(0)
+    model = Transformer(tiny(arch=arch)).eval()
+    idx, src = torch.randint(0, 50, (2, 9)), torch.randint(0, 50, (2, 6))
+    mask = torch.tensor([[1] * 9, [1] * 5 + [0] * 4])
+    fused = model(idx, src=src, attention_mask=mask)[0]
+    with capture(model, "*hook_pattern"):
+        written_out = model(idx, src=src, attention_mask=mask)[0]
+    torch.testing.assert_close(fused, written_out, atol=1e-5, rtol=1e-5)
 
 
 def test_kv_cache_decoding_equals_full_forward():

@@ -1,0 +1,123 @@
+"""Speed of the shared Transformer against references timed in the same run.
+
+    python bench/bench_model.py
+
+Prints ratios, since absolute times on a shared machine say little:
+  1. a training step of our decoder vs `transformers` GPT2LMHeadModel, same shape and batch;
+  2. model FLOP/s during that training vs a 1024x1024 fp32 matmul (what this CPU can do);
+  3. MiniLM sentences/s through llm_core vs sentence-transformers, and cold load times.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from llm_core.config import ModelConfig  # noqa: E402
+from llm_core.device import configure_threads  # noqa: E402
+from llm_core.model import Transformer  # noqa: E402
+from llm_core.params import parameter_count  # noqa: E402
+
+SHAPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=65)
+BATCH = 12
+
+
+def median_time(fn, repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def train_step_fn(model: torch.nn.Module, forward):
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    idx = torch.randint(0, SHAPE["vocab_size"], (BATCH, SHAPE["block_size"]))
+
+    def step():
+        loss = forward(model, idx)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def interleaved(fns: dict, rounds: int = 5, repeats: int = 10) -> dict[str, float]:
+    """Alternate the contenders so that a noisy neighbour slows both alike."""
+    results = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            results[name].append(median_time(fn, repeats, warmup=1))
+    return {name: statistics.median(ts) for name, ts in results.items()}
+
+
+def bench_training() -> None:
+    import transformers
+
+    torch.manual_seed(0)
+    ours = Transformer(ModelConfig(**SHAPE, activation="gelu_tanh")).train()
+    gpt2 = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=SHAPE["vocab_size"], n_positions=SHAPE["block_size"], n_embd=SHAPE["n_embd"],
+        n_layer=SHAPE["n_layer"], n_head=SHAPE["n_head"], resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+    )).train()
+    t = interleaved({
+        "ours": train_step_fn(ours, lambda m, idx: m(idx[:, :-1], idx[:, 1:])[1]),
+        "gpt2": train_step_fn(gpt2, lambda m, idx: m(idx[:, :-1], labels=idx[:, :-1]).loss),
+    })
+    tokens = BATCH * (SHAPE["block_size"] - 1)
+    print(f"train step   ours {t['ours'] * 1e3:7.1f} ms  gpt2 {t['gpt2'] * 1e3:7.1f} ms  "
+          f"ratio ours/gpt2 = {t['ours'] / t['gpt2']:.2f}  (goal <= 1.0)")
+    print(f"tokens/s     ours {tokens / t['ours']:9.0f}  gpt2 {tokens / t['gpt2']:9.0f}")
+
+    # Training FLOPs ~ 6 * N * tokens (forward 2N, backward 4N) + attention's 12 * L * T * C per token.
+    config = ours.config
+    n = parameter_count(config)
+    T = SHAPE["block_size"] - 1
+    flops = 6 * n * tokens + 12 * config.n_layer * T * config.n_embd * tokens
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    matmul = median_time(lambda: a @ b, repeats=20)
+    peak = 2 * 1024**3 / matmul
+    achieved = flops / t["ours"]
+    print(f"FLOP/s       model {achieved / 1e9:6.1f} GFLOP/s  matmul {peak / 1e9:6.1f} GFLOP/s  "
+          f"ratio = {achieved / peak:.2f}  (goal >= 0.5)")
+
+
+def bench_minilm() -> None:
+    import sentence_transformers
+
+    from llm_core.pretrained import load_minilm, minilm_dir
+
+    start = time.perf_counter()
+    ours = load_minilm()
+    load_ours = time.perf_counter() - start
+    start = time.perf_counter()
+    reference = sentence_transformers.SentenceTransformer(str(minilm_dir()), device="cpu")
+    load_ref = time.perf_counter() - start
+    words = ["the", "cat", "dog", "sat", "on", "a", "mat", "while", "markets", "fell", "and", "rain",
+             "came", "down", "over", "quiet", "hills"]
+    sentences = [" ".join(words[(i * 7 + j) % len(words)] for j in range(8 + i % 17)) for i in range(256)]
+    t = interleaved({
+        "ours": lambda: ours.sentence_embedding(sentences),
+        "ref": lambda: reference.encode(sentences, batch_size=64),
+    }, rounds=3, repeats=2)
+    print(f"MiniLM       ours {256 / t['ours']:7.0f} sent/s  sentence-transformers {256 / t['ref']:7.0f} sent/s  "
+          f"ratio = {t['ref'] / t['ours']:.2f}  (goal >= 1.0)")
+    print(f"cold load    ours {load_ours:.2f} s  sentence-transformers {load_ref:.2f} s")
+
+
+if __name__ == "__main__":
+    print(f"threads: {configure_threads()}")
+    bench_training()
+    bench_minilm()
