@@ -1,0 +1,31 @@
+"""Introduction to LLMs: an interactive companion to the lecture.
+
+Run with `make run`. This script sets up the page, the sidebar settings every page shares
+(the device and the random seed) and the navigation in the lecture's order.
+"""
+
+import streamlit as st
+
+from llm_core.device import configure_threads, describe_device, pick_device
+from pages.common import course, limits, url_state
+
+st.set_page_config(page_title="Introduction to LLMs", page_icon=":material/school:", layout="wide")
+
+
+@st.cache_resource
+def start_up() -> str:
+    """Once per server process: size torch's thread pool, pick the device, describe it."""
+    configure_threads()
+    return describe_device(pick_device())
+
+
+device = start_up()
+with st.sidebar:
+    st.caption(f"Models run on **{device}**")
+    url_state.bind("seed", default=0, min_value=limits.SEED.minimum, max_value=limits.SEED.maximum)
+    st.number_input(
+        "Random seed", min_value=limits.SEED.minimum, max_value=limits.SEED.maximum, step=1, key="seed",
+        help="Every page that samples or trains starts from this seed, so a result can be repeated.",
+    )
+
+st.navigation(course.navigation_pages()).run()

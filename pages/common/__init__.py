@@ -1,0 +1,16 @@
+"""UI helpers shared by the pages: figure builders, URL state, limits, the page frame.
+
+Importing this package also makes sure every page is run through `app.py`. Streamlit takes
+a `pages/` folder beside the entry script for an old-style multipage app until the first
+call of `st.navigation`; on a freshly started server, a deep link such as `/attention` would
+otherwise run `pages/attention.py` on its own, without the page setup, the sidebar and the
+seed that `app.py` provides. Every page imports this package, so the first run in a new
+server process switches that mode off and starts over through `app.py`.
+"""
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()

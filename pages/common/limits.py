@@ -1,0 +1,118 @@
+"""Every bound on a user-controlled size, in one place.
+
+One server answers a whole class on a small machine, so nothing a student types, uploads or
+asks to train may grow without bound. At a bound the page runs; past it the student is told
+which bound and which value, and nothing runs. Pages take the numbers for their widgets from
+here, so the slider's end and the check's limit can never disagree.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from llm_core.data.user_text import UserTextError, read_user_text
+
+
+class LimitError(ValueError):
+    """A value outside its bound; the message is written for the student."""
+
+
+@dataclass(frozen=True)
+class Bound:
+    """An inclusive range and the words to explain a value outside it."""
+
+    minimum: int
+    maximum: int
+    describe: str  # "{value:,}" becomes the value, e.g. "Text is {value:,} characters long"
+
+    def message(self, value: int) -> str | None:
+        """Why `value` is refused, or None when it is within the bound."""
+        if value > self.maximum:
+            return f"{self.describe.format(value=value)}; the limit is {self.maximum:,}."
+        if value < self.minimum:
+            return f"{self.describe.format(value=value)}; the minimum is {self.minimum:,}."
+        return None
+
+    def check(self, value: int) -> int:
+        """Return `value` unchanged, or raise LimitError naming the bound and the value."""
+        if (problem := self.message(value)) is not None:
+            raise LimitError(problem)
+        return value
+
+
+# Text typed or uploaded. Model pages run every token through attention (quadratic in
+# length), so they take less than the tokenizer pages, which only split text.
+TEXT_CHARS = Bound(1, 2_000, "Text is {value:,} characters long")
+TOKENIZER_TEXT_CHARS = Bound(1, 10_000, "Text is {value:,} characters long")
+TOKENS = Bound(1, 512, "The text is {value:,} tokens long")
+UPLOAD_BYTES = Bound(1, 1_000_000, "The file is {value:,} bytes")  # server.maxUploadSize is 1 MiB
+
+# Tokenizers and models a student may build and train.
+VOCAB_SIZE = Bound(30, 8_000, "A vocabulary of {value:,} tokens was asked for")
+N_LAYER = Bound(1, 6, "The model has {value:,} layers")
+N_HEAD = Bound(1, 8, "The model has {value:,} attention heads")
+N_EMBD = Bound(8, 256, "The embedding size is {value:,}")
+TRAIN_STEPS = Bound(1, 2_000, "Training for {value:,} steps was asked for")
+TRAIN_SECONDS = Bound(1, 60, "Training for {value:,} seconds was asked for")
+GENERATE_TOKENS = Bound(1, 200, "Generating {value:,} tokens was asked for")
+
+SEED = Bound(0, 2**31 - 1, "The seed is {value:,}")
+
+# Trainings that may run at once in this server process. Each uses every torch thread, so a
+# few at a time finish sooner than many sharing the cores.
+CONCURRENT_TRAININGS = 2
+
+
+def check_text(text: str, max_chars: int = TEXT_CHARS.maximum) -> str:
+    """Typed text made safe to tokenize, or LimitError with a sentence saying what to change.
+
+    The cleaning (lone surrogates, line ends, control characters, NFC; emoji, CJK and
+    combining marks kept) and the refusal of empty or whitespace-only text are
+    `llm_core.data.user_text`'s; this only phrases its verdict for the page.
+    """
+    try:
+        return read_user_text(text, max_chars)
+    except UserTextError as why:
+        raise LimitError(_sentence(why)) from None
+
+
+def read_upload(data: bytes, max_chars: int = TOKENIZER_TEXT_CHARS.maximum) -> str:
+    """An uploaded file's text: size-checked, decoded as UTF-8 (binary refused), cleaned."""
+    try:
+        return read_user_text(data, max_chars, max_bytes=UPLOAD_BYTES.maximum)
+    except UserTextError as why:
+        raise LimitError(_sentence(why)) from None
+
+
+def _sentence(why: Exception) -> str:
+    message = str(why)
+    return message[:1].upper() + message[1:] + "."
+
+
+class Busy(RuntimeError):
+    """Every training slot is taken; the message asks the student to retry."""
+
+
+_training_slots = threading.BoundedSemaphore(CONCURRENT_TRAININGS)
+
+
+@contextmanager
+def training_slot() -> Iterator[None]:
+    """Hold one of the server's training slots for the duration of a training run.
+
+    Never waits: when all slots are taken it raises Busy at once, so a page can say so
+    instead of freezing. The slot is released however the run ends (finished, stopped,
+    or interrupted by a rerun).
+    """
+    if not _training_slots.acquire(blocking=False):
+        raise Busy(
+            f"The server is already training {CONCURRENT_TRAININGS} models for other users; "
+            "try again in a moment."
+        )
+    try:
+        yield
+    finally:
+        _training_slots.release()

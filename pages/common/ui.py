@@ -1,0 +1,56 @@
+"""The frame every page shares: what you will see, the figures, the code, the takeaway.
+
+Keeping these few calls in one place gives every page the same rhythm, so a student knows
+where to look: the two lines at the top say what the page shows, the green box at the
+bottom says what to remember.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from functools import cache
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages.common.figures import PLOTLY_CONFIG
+
+
+def page_header(title: str, what_you_will_see: str) -> None:
+    """The page title and its two-line "what you will see"."""
+    st.title(title)
+    st.markdown(what_you_will_see)
+
+
+def takeaway(text: str) -> None:
+    """The one thing to remember from the page, as the page's last element."""
+    st.divider()
+    st.success(text, title="Takeaway", icon=":material/lightbulb:")
+
+
+def show_error(message: str) -> None:
+    """A problem the student can fix (too long, empty, busy): what is wrong and what to change."""
+    st.error(message, icon=":material/error:")
+
+
+def plot(fig: go.Figure, *, key: str) -> None:
+    """Show a figure across the full width, with the shared chart configuration."""
+    st.plotly_chart(fig, key=key, width="stretch", config=PLOTLY_CONFIG)
+
+
+def show_code(*objects: Callable | type, label: str = "Show the code") -> None:
+    """An expander with the source of the `llm_core` functions or classes at work on the page.
+
+    The code shown is the code that ran, read from the module itself, so it cannot drift
+    from what the page does.
+    """
+    with st.expander(label, icon=":material/code:"):
+        for obj in objects:
+            st.caption(f"`{obj.__module__}.{obj.__qualname__}`")
+            st.code(_source(obj), language="python")
+
+
+@cache
+def _source(obj: Callable | type) -> str:
+    return inspect.getsource(obj)

@@ -1,0 +1,158 @@
+"""Widget state that lives in the URL, so a slide can link to an exact view of a page.
+
+A page declares each shareable widget once, before creating it with the same key:
+
+    layer = url_state.bind("layer", default=0, min_value=0, max_value=5)
+    st.slider("Layer", 0, 5, key="layer")
+
+`/attention?layer=2` then opens with the slider at 2, and moving the slider rewrites the
+link in the address bar. Values that make no sense (`?layer=banana`, `?layer=99`) are
+replaced by the default with a warning that says why: a bad link never shows a traceback.
+The widget must not be given `value=`/`index=`: its starting value is the bound default.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import streamlit as st
+
+T = TypeVar("T")
+
+
+def bind(
+    key: str,
+    default: T,
+    *,
+    cast: Callable[[str], Any] | None = None,
+    options: Sequence[Any] | None = None,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    max_chars: int | None = None,
+) -> T:
+    """Seed `st.session_state[key]` from the URL on first use, and mirror it back afterwards.
+
+    Call on every run, before the widget. Returns the widget's current value.
+
+    - `cast` turns the URL text into a value; it defaults to the type of `default`
+      (`int`, `float`, `str`, or `bool`, which reads true/false/1/0).
+    - `options` limits the value to one of them (compared by their text), as for a selectbox.
+      A list/tuple `default` makes a multi-value key (`?word=cat&word=dog`), as for a
+      multiselect; every value must then be one of `options`.
+    - `min_value`/`max_value` bound numbers, `max_chars` bounds text.
+    """
+    if key not in st.session_state:
+        st.session_state[key] = _from_url(key, default, cast, options, min_value, max_value, max_chars)
+    value = st.session_state[key]
+    _to_url(key, value, default)
+    return value
+
+
+def _from_url(
+    key: str,
+    default: Any,
+    cast: Callable[[str], Any] | None,
+    options: Sequence[Any] | None,
+    min_value: float | None,
+    max_value: float | None,
+    max_chars: int | None,
+) -> Any:
+    if key not in st.query_params:
+        return default
+    multi = isinstance(default, list | tuple)
+    raw_values = st.query_params.get_all(key) if multi else [st.query_params[key]]
+    parse = cast or _caster(default[0] if multi and default else default)
+    values = []
+    for raw in raw_values:
+        try:
+            value = _parse_one(raw, parse, options, min_value, max_value, max_chars)
+        except ValueError as why:
+            st.warning(f"The link sets `{key}` to “{_short(raw)}”, but {why}. Showing `{key}` = {default!r} instead.")
+            return default
+        values.append(value)
+    return type(default)(values) if multi else values[0]
+
+
+def _parse_one(
+    raw: str,
+    parse: Callable[[str], Any],
+    options: Sequence[Any] | None,
+    min_value: float | None,
+    max_value: float | None,
+    max_chars: int | None,
+) -> Any:
+    """One URL value, converted and checked; ValueError says what was expected."""
+    if options is not None:
+        for option in options:
+            if _encode(option) == raw:
+                return option
+        shown = ", ".join(_encode(o) for o in options[:8]) + (", ..." if len(options) > 8 else "")
+        raise ValueError(f"it must be one of: {shown}")
+    if max_chars is not None and len(raw) > max_chars:
+        raise ValueError(f"that is {len(raw):,} characters and the limit is {max_chars:,}")
+    try:
+        value = parse(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"it must be {_kind(parse)}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("it must be a finite number")
+    too_low = min_value is not None and value < min_value
+    too_high = max_value is not None and value > max_value
+    if too_low or too_high:
+        raise ValueError(_range_text(min_value, max_value))
+    return value
+
+
+def _range_text(min_value: float | None, max_value: float | None) -> str:
+    if min_value is not None and max_value is not None:
+        return f"it must be from {min_value:,} to {max_value:,}"
+    if min_value is not None:
+        return f"it must be at least {min_value:,}"
+    return f"it must be at most {max_value:,}"
+
+
+def _to_url(key: str, value: Any, default: Any) -> None:
+    """Write only what differs from the default, so links stay short and readable."""
+    if value == default or value is None:
+        if key in st.query_params:
+            del st.query_params[key]
+        return
+    encoded = [_encode(v) for v in value] if isinstance(value, list | tuple) else _encode(value)
+    current = st.query_params.get_all(key) if isinstance(encoded, list) else st.query_params.get(key)
+    if current != encoded:
+        st.query_params[key] = encoded
+
+
+def _caster(default: Any) -> Callable[[str], Any]:
+    if isinstance(default, bool):
+        return _parse_bool
+    if isinstance(default, int | float | str):
+        return type(default)
+    raise TypeError(f"give a cast for a default of type {type(default).__name__}")
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+_parse_bool.__name__ = "bool"
+
+
+def _encode(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _kind(parse: Callable[[str], Any]) -> str:
+    names = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text"}
+    return names.get(getattr(parse, "__name__", ""), "a valid value")
+
+
+def _short(raw: str, limit: int = 40) -> str:
+    return raw if len(raw) <= limit else raw[: limit - 1] + "…"

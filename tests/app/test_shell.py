@@ -1,0 +1,77 @@
+"""The app shell: home page, sidebar, navigation to every page of the course."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from llm_core.params import parameter_count
+from llm_core.pretrained import minilm_config
+from pages.common.course import LESSONS
+
+
+def chart_specs(at) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def points(spec: dict) -> dict[str, float]:
+    """Row label -> x value of every dot in a log_dot_chart."""
+    labels = spec["layout"]["yaxis"]["ticktext"]
+    return {labels[row]: x for trace in spec["data"] for row, x in zip(trace["y"], trace["x"], strict=True)}
+
+
+def test_home_shows_scale_charts_course_map_and_takeaway(app_page):
+    at = app_page()
+
+    assert not at.exception
+    assert at.title[0].value == "What makes a Large Language Model"
+    parameters, data = chart_specs(at)
+
+    sizes = points(parameters)
+    assert sizes["GPT-1"] == 117e6 and sizes["GPT-3"] == 175e9
+    assert sizes["all-MiniLM-L6-v2"] == parameter_count(minilm_config())
+    gpt4 = next(trace for trace in parameters["data"] if "GPT-4" in str(trace["customdata"]))
+    assert any("rumoured" in text for text in gpt4["text"])
+    assert parameters["layout"]["xaxis"]["type"] == "log"
+
+    assert points(data) == {"GPT-1": 4.5e9, "GPT-2": 40e9, "GPT-3": 570e9}  # GPT-4's is not known...
+    assert [note["text"] for note in data["layout"]["annotations"]] == ["unknown"]  # ...and says so
+
+    links = [link.proto.label for link in at.get("page_link")]
+    assert links == [lesson.label for lesson in LESSONS]
+    assert at.success[-1].proto.title == "Takeaway" and "Transformer" in at.success[-1].value
+    assert at.sidebar.caption[0].value.startswith("Models run on **")
+
+
+def test_sidebar_seed_is_shared_through_the_url(app_page):
+    at = app_page(seed="42")
+    assert at.sidebar.number_input(key="seed").value == 42
+
+    at.sidebar.number_input(key="seed").set_value(7).run()
+    assert at.query_params["seed"] == "7"
+
+    at.sidebar.number_input(key="seed").set_value(0).run()  # the default: the link stays clean
+    assert "seed" not in at.query_params
+
+
+def test_bad_seed_in_the_link_warns_and_falls_back(app_page):
+    at = app_page(seed="-3")
+    assert not at.exception
+    assert at.sidebar.number_input(key="seed").value == 0
+    assert "seed" in at.sidebar.warning[0].value
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.url_path)
+def test_every_page_of_the_course_opens(app_page, lesson):
+    at = app_page(lesson.url_path)
+
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    if lesson.is_built():
+        assert at.title, f"{lesson.file} shows no title"
+        assert any(box.proto.title == "Takeaway" for box in at.success), f"{lesson.file} has no takeaway"
+    else:
+        assert at.title[0].value == lesson.label
+        assert "coming next" in at.info[0].value
+        assert all(item in at.markdown[-1].value for item in lesson.you_will)

@@ -1,0 +1,114 @@
+"""URL state: a link sets the widgets, the widgets rewrite the link, bad links only warn."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+
+def attention_like_page() -> None:
+    """A page with one widget of each kind that pages bind, as a page would declare them."""
+    import streamlit as st
+
+    from pages.common import url_state
+
+    url_state.bind("text", default="the cat sat", max_chars=40)
+    url_state.bind("layer", default=0, min_value=0, max_value=5)
+    url_state.bind("temperature", default=1.0, min_value=0.1, max_value=2.0)
+    url_state.bind("model", default="tiny decoder", options=["tiny decoder", "MiniLM"])
+    url_state.bind("scaled", default=True)
+    url_state.bind("words", default=["cat"], options=["cat", "dog", "fish"])
+    st.text_input("Text", key="text", max_chars=40)
+    st.slider("Layer", 0, 5, key="layer")
+    st.slider("Temperature", 0.1, 2.0, key="temperature")
+    st.selectbox("Model", ["tiny decoder", "MiniLM"], key="model")
+    st.checkbox("Scale by sqrt(d_k)", key="scaled")
+    st.multiselect("Words", ["cat", "dog", "fish"], key="words")
+
+
+def run(**query_params: str | list[str]) -> AppTest:
+    at = AppTest.from_function(attention_like_page)
+    at.query_params.update(query_params)
+    return at.run()
+
+
+def values(at: AppTest) -> dict:
+    return {
+        "text": at.text_input(key="text").value,
+        "layer": at.slider(key="layer").value,
+        "temperature": at.slider(key="temperature").value,
+        "model": at.selectbox(key="model").value,
+        "scaled": at.checkbox(key="scaled").value,
+        "words": at.multiselect(key="words").value,
+    }
+
+
+DEFAULTS = {"text": "the cat sat", "layer": 0, "temperature": 1.0, "model": "tiny decoder", "scaled": True,
+            "words": ["cat"]}
+
+
+def test_without_a_link_every_widget_starts_at_its_default_and_the_link_stays_empty():
+    at = run()
+    assert values(at) == DEFAULTS
+    assert at.query_params == {}
+    assert not at.warning
+
+
+def test_a_link_sets_every_widget():
+    at = run(text="a dog ran", layer="2", temperature="0.5", model="MiniLM", scaled="false", words=["dog", "fish"])
+    assert values(at) == {"text": "a dog ran", "layer": 2, "temperature": 0.5, "model": "MiniLM", "scaled": False,
+                          "words": ["dog", "fish"]}
+    assert not at.warning
+
+
+def test_changing_widgets_rewrites_the_link_and_the_link_reopens_the_same_state():
+    at = run()
+    at.slider(key="layer").set_value(3)
+    at.selectbox(key="model").set_value("MiniLM")
+    at.text_input(key="text").input("hello there")
+    at.checkbox(key="scaled").uncheck()
+    at.multiselect(key="words").select("fish")
+    at.run()
+    assert at.query_params == {"layer": "3", "model": "MiniLM", "text": "hello there", "scaled": "false",
+                               "words": ["cat", "fish"]}
+
+    reopened = run(**at.query_params)
+    assert values(reopened) == values(at)
+
+
+def test_returning_to_the_default_removes_the_parameter():
+    at = run(layer="4")
+    assert at.query_params == {"layer": "4"}
+    at.slider(key="layer").set_value(0).run()
+    assert at.query_params == {}
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "why"),
+    [
+        ("layer", "banana", "whole number"),
+        ("layer", "99", "from 0 to 5"),
+        ("layer", "2.5", "whole number"),
+        ("temperature", "nan", "finite"),
+        ("model", "GPT-5", "one of: tiny decoder, MiniLM"),
+        ("scaled", "maybe", "true or false"),
+        ("text", "x" * 41, "the limit is 40"),
+        ("words", "cow", "one of: cat, dog, fish"),
+    ],
+)
+def test_a_bad_value_warns_names_it_and_falls_back_to_the_default(key, raw, why):
+    good_key, good_raw, good_value = ("model", "MiniLM", "MiniLM") if key != "model" else ("layer", "1", 1)
+    at = run(**{key: raw, good_key: good_raw})
+    assert not at.exception
+    assert values(at)[key] == DEFAULTS[key]
+    assert values(at)[good_key] == good_value  # a good value beside the bad one still applies
+    [warning] = at.warning
+    assert f"`{key}`" in warning.value and why in warning.value
+    assert key not in at.query_params  # the bad value is gone from the link
+
+
+def test_the_warning_is_shown_once_not_on_every_rerun():
+    at = run(layer="banana")
+    assert len(at.warning) == 1
+    at.slider(key="layer").set_value(2).run()
+    assert not at.warning

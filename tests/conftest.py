@@ -1,0 +1,60 @@
+"""Shared test set-up: every AppTest runs the whole app through app.py, as a browser would.
+
+Page tests use the `app_page` fixture:
+
+    def test_heads(app_page):
+        at = app_page("attention", layer="2", head="5")   # like opening /attention?layer=2&head=5
+        assert at.slider(key="layer").value == 2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+# Generous: the first run of a page may build or load a model; a hang still fails the test.
+APP_TIMEOUT_S = 120
+
+
+@pytest.fixture(autouse=True)
+def _navigation_through_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make AppTest treat `pages/` as what it is here: the files of `st.navigation`.
+
+    AppTest starts every run as a fresh server would, in the old "pages folder" mode (see
+    pages/common/__init__.py); from the second run on, that mode would run a page file on
+    its own, skipping app.py. A server leaves that mode for good on its first run; this
+    does the same for every run of a test.
+    """
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs) -> None:
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def app_page() -> Callable[..., AppTest]:
+    """Open the app at `/URL_PATH?QUERY`, run it once, and return the AppTest to inspect or drive.
+
+    The page is chosen by the hash Streamlit derives from its url_path, exactly as the
+    browser's URL chooses it; this reaches pages given as files and as functions alike,
+    which `AppTest.switch_page` (files only) does not.
+    """
+
+    def open_page(url_path: str = "", **query_params: str) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
+        at.query_params.update(query_params)
+        if url_path:
+            at._page_hash = calc_hash(url_path)
+        return at.run()
+
+    return open_page
