@@ -49,6 +49,10 @@ TEXT_CHARS = Bound(1, 2_000, "Text is {value:,} characters long")
 TOKENIZER_TEXT_CHARS = Bound(1, 10_000, "Text is {value:,} characters long")
 TOKENS = Bound(1, 512, "The text is {value:,} tokens long")
 UPLOAD_BYTES = Bound(1, 1_000_000, "The file is {value:,} bytes")  # server.maxUploadSize is 1 MiB
+# Pages that draw one heatmap row per token, for every head of every layer (MiniLM: 72 heatmaps).
+SENTENCE_TOKENS = Bound(1, 32, "The sentence is {value:,} tokens long, special tokens included")
+# Words placed in one embedding projection (each one a point, a t-SNE input and a row of cosines).
+WORD_LIST = Bound(3, 150, "The word list has {value:,} words")
 
 # Tokenizers and models a student may build and train.
 VOCAB_SIZE = Bound(30, 8_000, "A vocabulary of {value:,} tokens was asked for")
