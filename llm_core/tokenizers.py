@@ -18,6 +18,11 @@ The one part written by hand is `replay_bpe`: the BPE merges applied in rank ord
 Python, so a page can show a sentence after 0, 1, 2, ... merges. It must, and is tested to,
 reproduce the trained tokenizer exactly once all merges are applied.
 
+Training is deterministic for word, char and BPE: the same text gives the same vocabulary and
+ids in every process. HF's WordPiece trainer is not (it numbers its "##" pieces in hash-map
+order, which also breaks ties between equally frequent pairs: huggingface/tokenizers#1794), so
+a WordPiece vocabulary can differ slightly from run to run; a checkpoint stores its tokenizer.
+
 Special tokens of trained tokenizers (ids 0..6, same order for every kind):
     [PAD] padding, [UNK] unknown, [BOS]/[EOS] begin/end of sequence (decoders),
     [CLS]/[SEP] classification start / separator (encoders), [MASK] masked-LM target.

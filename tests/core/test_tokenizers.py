@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import random
 import re
+import subprocess
+import sys
 from collections import Counter
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from tokenizers import Tokenizer as HFTokenizer
@@ -89,6 +92,23 @@ def test_special_tokens_come_first_in_a_fixed_order(trained, kind):
     table = tok.vocab_table()
     assert list(table.columns) == ["id", "token", "frequency", "special"]
     assert table["special"].sum() == 7 and list(table["id"]) == list(range(tok.vocab_size))
+
+
+def test_training_is_the_same_in_every_process():
+    """Checkpoints store a tokenizer, but retraining one must give the same ids too (not WordPiece: see
+    the module docstring). Hash-map order changes between processes, so compare two fresh ones."""
+    script = """
+import hashlib
+from llm_core.data import prose_corpus, synthetic_corpus
+from llm_core.tokenizers import train_tokenizer
+for text in (prose_corpus()[:80_000], synthetic_corpus(30_000)):
+    for kind, size in (("word", 300), ("char", None), ("bpe", 300), ("bpe", 1000)):
+        print(kind, size, hashlib.sha256(train_tokenizer(kind, text, size).to_json().encode()).hexdigest())
+"""
+    root = Path(__file__).resolve().parents[2]
+    runs = [subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]  # fmt: skip
+    assert runs[0] == runs[1] and runs[0].count("\n") == 8
 
 
 def test_too_small_or_unknown_requests_are_refused(prose):
