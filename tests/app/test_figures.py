@@ -1,0 +1,78 @@
+"""Figure builders: what a student reads off a chart must be what the data says."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pages.common import figures
+
+TOKENS = ["the", "cat", "saw", "the", "dog"]  # "the" twice: two rows, not one
+
+
+def causal_scores() -> np.ndarray:
+    scores = np.arange(25, dtype=float).reshape(5, 5) / 10
+    scores[np.triu_indices(5, k=1)] = -math.inf
+    return scores
+
+
+def test_heatmap_keeps_one_row_and_column_per_token_even_when_words_repeat():
+    fig = figures.heatmap(causal_scores(), TOKENS, TOKENS, "Scores")
+    assert list(fig.layout.yaxis.ticktext) == TOKENS and list(fig.layout.xaxis.ticktext) == TOKENS
+    assert fig.data[0].z.shape == (5, 5)
+    assert fig.layout.yaxis.autorange == "reversed"  # first token at the top, as in the matrix
+
+
+def test_heatmap_shows_masked_scores_as_minus_infinity_in_their_own_colour():
+    scores = causal_scores()
+    fig = figures.heatmap(scores, TOKENS, TOKENS, "Masked scores", value_name="score")
+    values, masked = fig.data
+    assert np.isnan(values.z[0, 1]) and values.z[1, 0] == scores[1, 0]  # -inf is not drawn on the scale
+    assert masked.z[0, 1] == 1 and np.isnan(masked.z[1, 0])  # ...but on a layer of its own
+    assert masked.customdata[0][1][2] == "−∞" and masked.text[0][1] == "−∞"
+    assert values.customdata[4][3].tolist() == ["dog", "the", "2.300"]  # row label, column label, exact value
+    assert "score: %{customdata[2]}" in values.hovertemplate
+    assert masked.name == "masked (−∞)" and masked.showlegend
+
+
+def test_heatmap_without_masked_cells_has_one_layer_and_a_centred_diverging_scale_on_request():
+    diff = np.array([[-0.5, 0.25], [0.0, 0.1]])
+    fig = figures.heatmap(diff, ["a", "b"], ["c", "d"], "Difference", diverging=True)
+    assert len(fig.data) == 1
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (-0.5, 0.5)
+
+
+def test_every_builder_uses_projector_sized_fonts_and_titles_its_axes():
+    built = [
+        figures.heatmap(causal_scores(), TOKENS, TOKENS, "Scores"),
+        figures.line_chart([1, 2, 3], {"train": [3.0, 2.0, 1.5]}, "Loss", x_title="step", y_title="loss"),
+        figures.bar_chart(TOKENS, [0.1, 0.2, 0.3, 0.2, 0.2], "Next token", x_title="token",
+                          y_title="probability", highlight=2),
+        figures.log_dot_chart(["a", "b"], [1e3, None], ["g", "g"], "Sizes", x_title="parameters"),
+    ]
+    for fig in built:
+        assert fig.layout.font.size >= 16 and fig.layout.title.font.size >= 16
+        assert fig.layout.xaxis.title.text
+        assert fig.layout.xaxis.tickfont.size >= 16
+
+
+def test_bar_chart_marks_the_highlighted_bar_and_keeps_repeated_labels_apart():
+    fig = figures.bar_chart(TOKENS, [0.1, 0.2, 0.3, 0.2, 0.2], "Next token", x_title="token",
+                            y_title="probability", highlight=2)
+    colors = list(fig.data[0].marker.color)
+    assert colors[2] != colors[0] and len(set(colors)) == 2
+    assert list(fig.data[0].x) == [0, 1, 2, 3, 4]
+
+
+def test_log_dot_chart_says_unknown_instead_of_dropping_a_row():
+    fig = figures.log_dot_chart(["GPT-3", "GPT-4"], [570e9, None], ["GPT", "GPT"], "Data", x_title="bytes",
+                                uncertain=[False, True])
+    assert [a.text for a in fig.layout.annotations] == ["unknown"]
+    assert fig.layout.xaxis.type == "log"
+    assert list(fig.data[0].text) == ["570B"]
+
+
+def test_short_number_reads_like_a_paper():
+    assert [figures.short_number(n) for n in (117e6, 1.5e9, 175e9, 1.78e12, 950)] == [
+        "117M", "1.5B", "175B", "1.78T", "950"]
