@@ -16,7 +16,9 @@ ASSETS = Path(__file__).resolve().parents[1] / "assets"
 # Published sizes of the GPT family, as given in the lecture. GPT-4's parameter count is a
 # rumour and its training data was never disclosed (it also includes images).
 GPT_PARAMETERS = {"GPT-1": 117e6, "GPT-2": 1.5e9, "GPT-3": 175e9, "GPT-4": 1.78e12}
-GPT_TRAINING_BYTES = {"GPT-1": 4.5e9, "GPT-2": 40e9, "GPT-3": 570e9, "GPT-4": None}
+GPT_TRAINING_GB = {"GPT-1": 4.5, "GPT-2": 40, "GPT-3": 570, "GPT-4": None}
+TINY, MINILM, GPT = "tiny models in this app", "MiniLM (real, in this app)", "GPT family"
+COLORS = {TINY: figures.OKABE_ITO[2], MINILM: figures.OKABE_ITO[0], GPT: figures.OKABE_ITO[1]}
 
 
 @st.cache_data(max_entries=1)
@@ -25,23 +27,16 @@ def model_sizes() -> list[tuple[str, float, str]]:
     tiny = []
     for path in sorted(ASSETS.glob("*.json")):
         config = ModelConfig.from_dict(read_meta(path)["config"])
-        tiny.append((f"tiny {path.stem.replace('_', ' ')}", float(parameter_count(config)), "tiny models in this app"))
+        tiny.append((f"tiny {path.stem.replace('_', ' ')}", float(parameter_count(config)), TINY))
     ours = sorted(tiny, key=lambda row: row[1])
-    ours.append(("all-MiniLM-L6-v2", float(parameter_count(minilm_config())), "MiniLM (real, in this app)"))
-    return ours + [(name, n, "GPT family") for name, n in GPT_PARAMETERS.items()]
+    ours.append(("all-MiniLM-L6-v2", float(parameter_count(minilm_config())), MINILM))
+    return ours + [(name, n, GPT) for name, n in GPT_PARAMETERS.items()]
 
 
 ui.page_header(
     "What makes a Large Language Model",
     "How large language models have grown, from the app's tiny Transformers to GPT-4, and a map of the "
     "pages ahead: each one turns one idea of the lecture into something you can change and watch.",
-)
-
-st.markdown(
-    "- **Architecture**: the Transformer, built on attention alone (no recurrence), so it trains in parallel.\n"
-    "- **Data**: self-supervised pre-training on raw text, from a few GB (GPT-1) to hundreds of GB (GPT-3).\n"
-    "- **Adaptation**: fine-tuning afterwards, on labelled examples, instructions or human feedback.\n"
-    "- **Size**: from about a hundred million parameters to, reportedly, well over a trillion."
 )
 
 st.header("The scale of language models")
@@ -52,17 +47,18 @@ with left:
     ui.plot(
         figures.log_dot_chart(
             names, params, families, "Parameters (log scale)", x_title="parameters",
-            uncertain=[name == "GPT-4" for name in names],
+            uncertain=[name == "GPT-4" for name in names], group_colors=COLORS,
         ),
         key="home_parameters",
     )
 with right:
-    data_names = list(GPT_TRAINING_BYTES)
+    data_names = list(GPT_TRAINING_GB)
     ui.plot(
         figures.log_dot_chart(
-            data_names, list(GPT_TRAINING_BYTES.values()), ["GPT family"] * len(data_names),
-            "Training data (log scale)", x_title="bytes of training text",
-            value_text=[f"~{b / 1e9:g} GB" if b else "" for b in GPT_TRAINING_BYTES.values()],
+            data_names, list(GPT_TRAINING_GB.values()), [GPT] * len(data_names),
+            "Training data (log scale)", x_title="training text (GB)",
+            value_text=[f"~{gb:g} GB" if gb else "" for gb in GPT_TRAINING_GB.values()],
+            group_colors=COLORS,
         ),
         key="home_training_data",
     )
@@ -73,8 +69,16 @@ st.markdown(
     "its training data was never published."
 )
 
+st.header("Four ingredients")
+st.markdown(
+    "- **Architecture**: the Transformer, built on attention alone (no recurrence), so it trains in parallel.\n"
+    "- **Data**: self-supervised pre-training on raw text, from a few GB (GPT-1) to hundreds of GB (GPT-3).\n"
+    "- **Adaptation**: fine-tuning afterwards, on labelled examples, instructions or human feedback.\n"
+    "- **Size**: from about a hundred million parameters to, reportedly, well over a trillion."
+)
+
 st.header("The course map")
-st.caption("The pages follow the order of the lecture; each builds on the ones before it.")
+st.markdown("The pages follow the order of the lecture; each builds on the ones before it.")
 sections = {
     "Basic concepts": course.LESSONS[0:5],
     "Families of models": course.LESSONS[5:8],
@@ -84,8 +88,8 @@ for column, (section, lessons) in zip(st.columns(len(sections)), sections.items(
     with column:
         st.subheader(section)
         for lesson in lessons:
-            st.page_link(course.lesson_page(lesson), label=lesson.label)
-            st.caption(lesson.summary)
+            st.page_link(course.lesson_page(lesson), label=f"**{lesson.label}**")
+            st.markdown(lesson.summary)
 
 st.header("Where the models run")
 st.markdown(f"This server runs every model on **{describe_device(pick_device())}**.")

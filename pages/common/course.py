@@ -52,7 +52,7 @@ LESSONS: tuple[Lesson, ...] = (
             "project embeddings to 2D or 3D with PCA or t-SNE and find nearest neighbours",
             "compare a tiny model before and after training, and the real MiniLM")),
     Lesson(3, "Attention", "attention",
-           "softmax(QK^T / sqrt(d_k)) V: every token gathers context from every other.",
+           "softmax(QKᵀ / √d_k) V: every token gathers context from every other.",
            ("step through X, W_q, W_k, W_v, Q, K, V, scores and weights for a short sentence",
             "switch off the sqrt(d_k) scaling and watch the softmax saturate",
             "see every head of every layer of a tiny model and of MiniLM")),

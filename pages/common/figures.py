@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 FONT_SIZE = 18
 TITLE_SIZE = 22
 FONT_FAMILY = "Source Sans, Helvetica, Arial, sans-serif"
+TEXT_COLOR = "#1f1f1f"  # near-black: grey text washes out on a projector
 
 # Okabe & Ito (2008): eight colours that stay distinct for every common colour-vision deficiency.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -33,20 +34,21 @@ def style(fig: go.Figure, *, title: str | None = None, x_title: str | None = Non
     """Apply the shared look; every builder ends here, and a page's own figure should too."""
     fig.update_layout(
         template="plotly_white",
-        font={"size": FONT_SIZE, "family": FONT_FAMILY, "color": "#1f1f1f"},
+        font={"size": FONT_SIZE, "family": FONT_FAMILY, "color": TEXT_COLOR},
         colorway=OKABE_ITO,
         hoverlabel={"font": {"size": FONT_SIZE}},
         legend={"font": {"size": FONT_SIZE}},
         margin={"l": 10, "r": 10, "t": 60 if title else 20, "b": 10},
     )
     if title is not None:
-        fig.update_layout(title={"text": title, "font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left"})
+        fig.update_layout(title={"text": title, "font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left",
+                                 "yref": "container", "y": 0.98, "yanchor": "top"})
     if x_title is not None:
         fig.update_xaxes(title={"text": x_title, "font": {"size": FONT_SIZE}})
     if y_title is not None:
         fig.update_yaxes(title={"text": y_title, "font": {"size": FONT_SIZE}})
-    fig.update_xaxes(tickfont={"size": FONT_SIZE - 2}, automargin=True)
-    fig.update_yaxes(tickfont={"size": FONT_SIZE - 2}, automargin=True)
+    fig.update_xaxes(tickfont={"size": FONT_SIZE - 2, "color": TEXT_COLOR}, automargin=True)
+    fig.update_yaxes(tickfont={"size": FONT_SIZE - 2, "color": TEXT_COLOR}, automargin=True)
     if height is not None:
         fig.update_layout(height=height)
     return fig
@@ -200,25 +202,28 @@ def log_dot_chart(
     x_title: str,
     value_text: Sequence[str] | None = None,
     uncertain: Sequence[bool] | None = None,
+    group_colors: Mapping[str, str] | None = None,
     height: int | None = None,
 ) -> go.Figure:
     """One dot per row on a logarithmic axis, coloured by group: sizes that span many orders of magnitude.
 
     `value_text` is printed beside each dot ("117M"); hover adds the exact number. A value
     of None is drawn as the word "unknown" in its row rather than dropped, and an `uncertain`
-    value (a rumour, an estimate) as a hollow dot marked "(rumoured)", so the chart never
-    looks surer than its sources.
+    value (a rumour, an estimate) as a hollow dot with "(rumoured)" after its row label, so
+    the chart never looks surer than its sources. `group_colors` keeps a group's colour the
+    same across several charts; otherwise groups take the palette in order. Grid lines fall
+    on every power of ten.
     """
     rows = list(range(len(labels)))
     uncertain = list(uncertain) if uncertain is not None else [False] * len(rows)
     texts = list(value_text) if value_text is not None else [short_number(v) if v else "" for v in values]
-    texts = [t + (" (rumoured)" if u else "") for t, u in zip(texts, uncertain, strict=True)]
+    row_labels = [label + (" (rumoured)" if u else "") for label, u in zip(labels, uncertain, strict=True)]
     fig = go.Figure()
     for i, group in enumerate(dict.fromkeys(groups)):
         members = [r for r in rows if groups[r] == group and values[r] is not None]
         if not members:
             continue
-        color = OKABE_ITO[i % len(OKABE_ITO)]
+        color = (group_colors or {}).get(group, OKABE_ITO[i % len(OKABE_ITO)])
         fig.add_trace(
             go.Scatter(
                 x=[values[r] for r in members], y=members, mode="markers+text", name=group,
@@ -226,7 +231,7 @@ def log_dot_chart(
                         "symbol": ["circle-open" if uncertain[r] else "circle" for r in members]},
                 text=[texts[r] for r in members], textposition="middle right",
                 textfont={"size": FONT_SIZE - 2},
-                customdata=[[labels[r], f"{values[r]:,.0f}"] for r in members],
+                customdata=[[row_labels[r], _exact(values[r])] for r in members],
                 hovertemplate=f"<b>%{{customdata[0]}}</b><br>{x_title}: %{{customdata[1]}}<br>%{{text}}<extra></extra>",
             )
         )
@@ -236,11 +241,13 @@ def log_dot_chart(
         if values[r] is None:
             fig.add_annotation(x=span[1], y=r, text="unknown", showarrow=False, xanchor="right", xref="x",
                                font={"size": FONT_SIZE - 2, "color": "#555555"})
-    fig.update_xaxes(type="log", range=list(span), showgrid=True, gridcolor="#e5e5e5")
-    fig.update_yaxes(tickmode="array", tickvals=rows, ticktext=list(labels), autorange="reversed",
-                     showgrid=False, range=[len(rows) - 0.5, -0.5])
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0})
-    return style(fig, title=title, x_title=x_title, height=height or int(160 + 46 * len(rows)))
+    fig.update_xaxes(type="log", range=list(span), dtick=1, showgrid=True, gridcolor="#dddddd")
+    fig.update_yaxes(tickmode="array", tickvals=rows, ticktext=row_labels, showgrid=False, zeroline=False,
+                     range=[len(rows) - 0.5, -0.5])  # first row at the top
+    fig = style(fig, title=title, x_title=x_title, height=height or int(190 + 46 * len(rows)))
+    fig.update_layout(showlegend=len(fig.data) > 1, margin={"t": 110},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left"})
+    return fig
 
 
 def short_number(value: float) -> str:
@@ -259,6 +266,11 @@ def _number(value: float, decimals: int) -> str:
     if np.isnan(value):
         return "n/a"
     return f"{value:.{decimals}f}".replace("-", "−")
+
+
+def _exact(value: float) -> str:
+    """Every digit of a size, with thousands separators: 117,000,000 or 4.5."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
 
 
 def _heatmap_height(n_rows: int) -> int:

@@ -35,8 +35,8 @@ def show_error(message: str) -> None:
 
 
 def plot(fig: go.Figure, *, key: str) -> None:
-    """Show a figure across the full width, with the shared chart configuration."""
-    st.plotly_chart(fig, key=key, width="stretch", config=PLOTLY_CONFIG)
+    """Show a figure across the full width, in the shared figure style (not Streamlit's chart theme)."""
+    st.plotly_chart(fig, key=key, width="stretch", theme=None, config=PLOTLY_CONFIG)
 
 
 def show_code(*objects: Callable | type, label: str = "Show the code") -> None:

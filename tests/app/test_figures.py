@@ -71,6 +71,7 @@ def test_log_dot_chart_says_unknown_instead_of_dropping_a_row():
     assert [a.text for a in fig.layout.annotations] == ["unknown"]
     assert fig.layout.xaxis.type == "log"
     assert list(fig.data[0].text) == ["570B"]
+    assert list(fig.layout.yaxis.ticktext) == ["GPT-3", "GPT-4 (rumoured)"]
 
 
 def test_short_number_reads_like_a_paper():
