@@ -53,6 +53,8 @@ UPLOAD_BYTES = Bound(1, 1_000_000, "The file is {value:,} bytes")  # server.maxU
 SENTENCE_TOKENS = Bound(1, 32, "The sentence is {value:,} tokens long, special tokens included")
 # Words placed in one embedding projection (each one a point, a t-SNE input and a row of cosines).
 WORD_LIST = Bound(3, 150, "The word list has {value:,} words")
+# Digits given to the tiny encoder-decoder (trained on 2 to 7; its block holds 16 tokens).
+SEQ2SEQ_DIGITS = Bound(1, 10, "The digit sequence has {value:,} digits")
 
 # Tokenizers and models a student may build and train.
 VOCAB_SIZE = Bound(30, 8_000, "A vocabulary of {value:,} tokens was asked for")
