@@ -1,0 +1,533 @@
+"""A whole class at once: thirty students open every page, type, and some train, at the same moment.
+
+    python bench/load_test.py                  # 30 students, 3 waves (a few minutes)
+    python bench/load_test.py --quick          # 5 students, 2 waves, to try it out
+    python bench/load_test.py --students 10 --waves 2 --json /tmp/load.json
+
+One server on this machine answers every student, as in a classroom. Real browsers would spend
+the machine's cores on their own rendering, so the students speak Streamlit's websocket
+protocol directly (`bench/loadtest/client.py`): each opens every page in the navigation,
+types its own text into the page's first text box, and one student in three presses the
+first page's "Train"/"Start" button it meets. Two real Chromium tabs load every page during
+the first wave, for what only a browser shows (the figure on screen, no exception box).
+
+The same run measures a minimal Streamlit app with as many pages, each a text box and a
+chart (`bench/loadtest/minimal_app/`), with the same server settings and the same students:
+the floor that Streamlit itself sets on this machine.
+
+Printed, for both apps: p50/p95 of page runs (open a page: request to `script_finished`) and
+of edits (type into the box: request to `script_finished`), for one student alone (warm) and
+under the burst; failures (uncaught exceptions, `st.error` boxes, timeouts, lost connections;
+"busy, try again" answers from the server's cap on trainings are counted apart); server memory per session
+at the burst's peak; memory after each wave.
+
+Goals on this 2-core machine: 0 failures; p95 under the burst at most 2x the minimal app's p95
+under the same burst; memory after the last wave within 10% of memory after the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import random
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.loadtest.browser import BrowserReport, browse  # noqa: E402
+from bench.loadtest.client import Page, RunResult, Session, Widget  # noqa: E402
+from bench.loadtest.server import Server, serve  # noqa: E402
+
+APP = "app.py"
+MINIMAL_APP = "bench/loadtest/minimal_app/app.py"
+TRAIN_LABEL = re.compile(r"\b(train|start)", re.IGNORECASE)
+BUSY = re.compile(r"try again in a moment|already training", re.IGNORECASE)
+RUN_TIMEOUT_S = 120.0  # one page run or edit
+TRAIN_TIMEOUT_S = 180.0  # one training run: the page's own time budget and a margin
+SETTLE_S = 5.0  # after a wave's disconnects, before reading memory
+GOAL_P95_RATIO = 2.0
+GOAL_MEMORY_GROWTH = 0.10
+MIB = 2**20
+
+
+@dataclass
+class Visit:
+    """One student on one page: the page run, the edit, and a training if any."""
+
+    phase: str  # "cold", "alone", "wave 1", ...
+    student: int
+    url_path: str
+    run: RunResult
+    edit: RunResult | None = None
+    train: RunResult | None = None
+
+
+@dataclass
+class Phase:
+    """What one pass (cold, alone, or a wave) measured."""
+
+    name: str
+    visits: list[Visit] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    busy: int = 0
+    seconds: float = 0.0
+    rss_before: int = 0
+    rss_peak: int = 0
+    rss_after: int = 0
+    sessions: int = 0
+    pages: list[str] = field(default_factory=list)  # the navigation, as the first student saw it
+
+
+@dataclass
+class PageFacts:
+    """What the alone pass found on a page, to steer the students and the browser tabs."""
+
+    has_text_box: bool = False
+    has_train_button: bool = False
+    has_figure: bool = False
+
+
+def typed_text(original: str, student: int, tag: str) -> str:
+    """What a student types: the box's own words in an order of its own.
+
+    The page's default text is valid for that page (its vocabulary, its length bound), so a
+    shuffle of its words is too; every student gets a different text, so caches keyed by the
+    text do not hide the work.
+    """
+    lines = original.split("\n")
+    words = lines[0].split()
+    if len(words) < 2:
+        return (original.strip() + " and more").strip()
+    shuffled = words[:]
+    random.Random(f"{tag}/{student}").shuffle(shuffled)
+    if shuffled == words:
+        shuffled = words[1:] + words[:1]
+    lines[0] = " ".join(shuffled)
+    return "\n".join(lines)
+
+
+def judge(result: RunResult, where: str, phase: Phase) -> None:
+    """Record what went wrong in a run: its status, exception boxes, error boxes (busy apart)."""
+    if not result.ok:
+        phase.failures.append(f"{where}: {result.status} after {result.seconds:.1f} s")
+    if result.page_not_found:
+        phase.failures.append(f"{where}: page not found")
+    for text in result.exceptions:
+        phase.failures.append(f"{where}: exception box: {text}")
+    for kind, text in result.alerts:
+        if BUSY.search(text):
+            phase.busy += 1
+        elif kind == "ERROR":
+            phase.failures.append(f"{where}: error box: {text}")
+
+
+def train_button(run: RunResult) -> Widget | None:
+    """The page's button that starts a training: keyed "..._train" (pages/common/training.py) or so labelled."""
+    for w in run.widgets:
+        if w.kind == "button" and not w.disabled and not w.in_sidebar and (
+                w.key.endswith("_train") or TRAIN_LABEL.search(w.label)):
+            return w
+    return None
+
+
+class Gate:
+    """Holds the students until every one of them has connected, then lets them all go at once."""
+
+    def __init__(self, students: int) -> None:
+        self.students = students
+        self.arrived = 0
+        self.all_arrived = asyncio.Event()
+        self.go = asyncio.Event()
+
+    def arrive(self) -> None:
+        self.arrived += 1
+        if self.arrived >= self.students:
+            self.all_arrived.set()
+
+
+async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: float, train_on: str | None) -> None:
+    """One student: open every page, type into its text box, train on `train_on` ("*": the first
+    page with a train button). Starts when the gate opens; every wait is bounded."""
+
+    def remaining(limit: float) -> float:
+        return max(1.0, min(limit, deadline - time.monotonic()))
+
+    session = Session(url, timeout_s=RUN_TIMEOUT_S)
+    try:
+        await asyncio.wait_for(session.connect(), remaining(RUN_TIMEOUT_S))
+    except Exception as why:
+        phase.failures.append(f"student {number}: could not connect: {type(why).__name__}: {why}"[:300])
+        gate.arrive()
+        await session.close()
+        return
+    gate.arrive()
+    where = ""
+    try:
+        await gate.go.wait()
+        session.timeout_s = remaining(RUN_TIMEOUT_S)
+        first = await session.open("")
+        pages = session.pages or [Page("", "", first.page_script_hash)]
+        if not phase.pages:
+            phase.pages = [p.url_path for p in pages]
+        for index, page in enumerate(pages):
+            where = f"/{page.url_path} (student {number}"
+            if time.monotonic() > deadline:
+                phase.failures.append(f"{where}): not opened, the phase's time budget ran out")
+                break
+            session.timeout_s = remaining(RUN_TIMEOUT_S)
+            run = first if index == 0 else await session.goto(page)
+            visit = Visit(phase.name, number, page.url_path, run)
+            phase.visits.append(visit)
+            judge(run, f"{where}, open)", phase)
+            if not run.ok:
+                break
+            box = run.text_box()
+            if box is not None and isinstance(box.value, str):
+                session.timeout_s = remaining(RUN_TIMEOUT_S)
+                submit = run.form_submitter(box.form_id) if box.form_id else None
+                visit.edit = await session.type_text(box, typed_text(box.value, number, phase.name), submit)
+                judge(visit.edit, f"{where}, edit)", phase)
+                if not visit.edit.ok:
+                    break
+                run = visit.edit
+            button = train_button(run)
+            if button is not None and train_on in ("*", page.url_path):
+                train_on = None
+                visit.train = await session.click(button, timeout_s=remaining(TRAIN_TIMEOUT_S))
+                judge(visit.train, f"{where}, train)", phase)
+                if not visit.train.ok:
+                    break
+    except Exception as why:  # a broken frame or the client's own bug: reported, never raised
+        phase.failures.append(f"{where or f'student {number}'}): {type(why).__name__}: {why}"[:300])
+    finally:
+        await session.close()
+
+
+async def sample_peak(server: Server, stop: asyncio.Event, phase: Phase) -> None:
+    while not stop.is_set():
+        phase.rss_peak = max(phase.rss_peak, server.rss())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
+
+
+async def run_phase(server: Server, name: str, students: int, *, budget_s: float, train_on: list[str | None],
+                    browser_pages: list[str] | None = None, figures: dict[str, bool] | None = None,
+                    ) -> tuple[Phase, BrowserReport | None]:
+    """`students` students at the same moment (and browser tabs if asked), with memory around it.
+
+    Student n trains on page `train_on[n]` ("*": the first with a train button; None: nowhere).
+    """
+    phase = Phase(name, sessions=students)
+    phase.rss_before = phase.rss_peak = server.rss()
+    gate, stop = Gate(students), asyncio.Event()
+    start = time.monotonic()
+    deadline = start + budget_s
+    sampler = asyncio.create_task(sample_peak(server, stop, phase))
+    tasks = [asyncio.create_task(student(server.url, n, phase, gate, deadline, train_on[n]))
+             for n in range(students)]
+    try:
+        await asyncio.wait_for(gate.all_arrived.wait(), RUN_TIMEOUT_S)
+    except TimeoutError:
+        phase.failures.append(f"only {gate.arrived} of {students} students connected in {RUN_TIMEOUT_S:.0f} s")
+    gate.go.set()
+    browser_task = None
+    if browser_pages:
+        browser_task = asyncio.create_task(browse(server.url, browser_pages, figures or {}, tabs=2,
+                                                  budget_s=max(60.0, budget_s - 30)))
+    await asyncio.gather(*tasks)
+    report = await browser_task if browser_task else None
+    phase.seconds = time.monotonic() - start
+    stop.set()
+    await sampler
+    await asyncio.sleep(SETTLE_S)
+    phase.rss_after = server.rss()
+    return phase, report
+
+
+# ---- figures ----
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (no interpolation: every figure is a time that happened)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def times(visits: list[Visit], what: str) -> list[float]:
+    runs = [getattr(v, what) for v in visits]
+    return [r.seconds for r in runs if r is not None and r.ok]
+
+
+def summary(visits: list[Visit]) -> dict[str, float | int]:
+    runs, edits, trains = times(visits, "run"), times(visits, "edit"), times(visits, "train")
+    return {
+        "page_runs": len(runs), "run_p50": percentile(runs, 50), "run_p95": percentile(runs, 95),
+        "edits": len(edits), "edit_p50": percentile(edits, 50), "edit_p95": percentile(edits, 95),
+        "trains": len(trains), "train_p50": percentile(trains, 50), "train_max": max(trains, default=float("nan")),
+    }
+
+
+def distinct(failures: list[str]) -> list[str]:
+    """Failures with the student numbers folded together, most frequent first."""
+    counts: dict[str, int] = {}
+    for failure in failures:
+        key = re.sub(r"student \d+", "student #", failure)
+        key = re.sub(r"after \d+\.\d s", "after ... s", key)
+        counts[key] = counts.get(key, 0) + 1
+    return [f"{n:>3} x {text}" for text, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+
+@dataclass
+class AppReport:
+    """Everything measured on one app."""
+
+    label: str
+    pages: list[str] = field(default_factory=list)
+    facts: dict[str, PageFacts] = field(default_factory=dict)
+    phases: list[Phase] = field(default_factory=list)
+    browser: BrowserReport | None = None
+    rss_start: int = 0
+    log_problems: list[str] = field(default_factory=list)
+
+    def phase(self, name: str) -> Phase:
+        return next(p for p in self.phases if p.name == name)
+
+    @property
+    def waves(self) -> list[Phase]:
+        return [p for p in self.phases if p.name.startswith("wave")]
+
+    def burst_visits(self) -> list[Visit]:
+        return [v for p in self.waves for v in p.visits]
+
+    def failures(self) -> list[str]:
+        return [f"[{p.name}] {f}" for p in self.phases for f in p.failures]
+
+
+def learn_pages(cold: Phase) -> dict[str, PageFacts]:
+    """From the first pass: which pages have a text box, a train button, a figure."""
+    facts: dict[str, PageFacts] = {}
+    for visit in cold.visits:
+        fact = facts.setdefault(visit.url_path, PageFacts())
+        for run in (visit.run, visit.edit, visit.train):
+            if run is None:
+                continue
+            fact.has_text_box |= run.text_box() is not None
+            fact.has_train_button |= train_button(run) is not None
+            fact.has_figure |= run.elements["plotly_chart"] > 0
+    return facts
+
+
+async def measure(label: str, script: str, script_args: tuple[str, ...], args: argparse.Namespace,
+                  log_dir: Path) -> AppReport:
+    report = AppReport(label)
+    with serve(script, log_dir / f"{label.replace(' ', '_')}.log", script_args) as server:
+        report.rss_start = server.rss()
+        print(f"  {label}: server up ({report.rss_start / MIB:.0f} MiB), first pass (cold) ...", flush=True)
+        cold, _ = await run_phase(server, "cold", 1, budget_s=args.phase_budget, train_on=["*"])
+        report.phases.append(cold)
+        report.pages = cold.pages
+        report.facts = learn_pages(cold)
+        training_pages = [p for p in report.pages if report.facts.get(p, PageFacts()).has_train_button]
+        print(f"  {label}: {len(report.pages)} pages, {len(training_pages)} with training; alone ...", flush=True)
+        alone = Phase("alone", sessions=1)
+        for repeat in range(args.alone_passes):
+            train_on = [training_pages[0]] if training_pages and repeat == 0 else [None]
+            one, _ = await run_phase(server, f"alone {repeat + 1}", 1, budget_s=args.phase_budget, train_on=train_on)
+            alone.visits += one.visits
+            alone.failures += one.failures
+            alone.busy += one.busy
+            alone.seconds += one.seconds
+        report.phases.append(alone)
+        figures = {p: f.has_figure for p, f in report.facts.items()}
+        for wave in range(args.waves):
+            # One student in `train_every` trains; the trainers spread over the pages that train.
+            plan: list[str | None] = [None] * args.students
+            if training_pages and args.train_every > 0:
+                for n in range(0, args.students, args.train_every):
+                    plan[n] = training_pages[(n // args.train_every + wave) % len(training_pages)]
+            print(f"  {label}: wave {wave + 1} of {args.waves}, {args.students} students at once ...", flush=True)
+            phase, browser = await run_phase(
+                server, f"wave {wave + 1}", args.students, budget_s=args.phase_budget, train_on=plan,
+                browser_pages=report.pages if wave == 0 and args.browsers else None, figures=figures)
+            report.phases.append(phase)
+            if browser is not None:
+                report.browser = browser
+        report.log_problems = server.log_problems()
+    return report
+
+
+# ---- printing ----
+
+def ms(seconds: float) -> str:
+    return "-" if seconds != seconds else f"{seconds * 1000:,.0f}"  # NaN: nothing measured
+
+
+def print_table(reports: list[AppReport]) -> None:
+    print(f"\n{'app / phase':<26}{'page runs':>10}{'run p50':>9}{'run p95':>9}{'edits':>7}{'edit p50':>9}"
+          f"{'edit p95':>9}{'trains':>7}{'train p50':>10}{'max':>8}{'fail':>6}{'busy':>6}{'wall s':>8}")
+    print(f"{'':<26}{'':>10}{'ms':>9}{'ms':>9}{'':>7}{'ms':>9}{'ms':>9}{'':>7}{'ms':>10}{'ms':>8}")
+    for report in reports:
+        rows = [(p.name, p.visits, len(p.failures), p.busy, p.seconds) for p in report.phases]
+        waves = report.waves
+        if len(waves) > 1:
+            rows.append(("burst (all waves)", report.burst_visits(), sum(len(p.failures) for p in waves),
+                         sum(p.busy for p in waves), sum(p.seconds for p in waves)))
+        for name, visits, failures, busy, seconds in rows:
+            s = summary(visits)
+            print(f"{report.label + ' / ' + name:<26}{s['page_runs']:>10}{ms(s['run_p50']):>9}{ms(s['run_p95']):>9}"
+                  f"{s['edits']:>7}{ms(s['edit_p50']):>9}{ms(s['edit_p95']):>9}{s['trains']:>7}"
+                  f"{ms(s['train_p50']):>10}{ms(s['train_max']):>8}{failures:>6}{busy:>6}{seconds:>8.1f}")
+
+
+def print_pages(report: AppReport) -> None:
+    print(f"\n{report.label}: per page under the burst (ms; fail: in every phase)")
+    print(f"  {'page':<18}{'run p50':>9}{'run p95':>9}{'edit p50':>9}{'edit p95':>9}{'alone run':>10}"
+          f"{'alone edit':>11}{'trains':>7}{'fail':>6}  kind")
+    alone = report.phase("alone").visits
+    failures = report.failures()
+    for page in report.pages:
+        failed = sum(f"] /{page} (" in f for f in failures)
+        burst = summary([v for v in report.burst_visits() if v.url_path == page])
+        solo = summary([v for v in alone if v.url_path == page])
+        fact = report.facts.get(page, PageFacts())
+        kind = ", ".join(k for k, on in (("text box", fact.has_text_box), ("figure", fact.has_figure),
+                                         ("training", fact.has_train_button)) if on) or "no text box"
+        print(f"  {'/' + page:<18}{ms(burst['run_p50']):>9}{ms(burst['run_p95']):>9}{ms(burst['edit_p50']):>9}"
+              f"{ms(burst['edit_p95']):>9}{ms(solo['run_p50']):>10}{ms(solo['edit_p50']):>11}{burst['trains']:>7}"
+              f"{failed:>6}  {kind}")
+
+
+def print_memory(report: AppReport) -> None:
+    waves = report.waves
+    if not waves:
+        return
+    first, last = waves[0], waves[-1]
+    per_session = max((p.rss_peak - p.rss_before) / max(1, p.sessions) for p in waves)
+    growth = (last.rss_after - first.rss_after) / first.rss_after if first.rss_after else float("nan")
+    print(f"\n{report.label}: server memory (RSS, MiB): at start {report.rss_start / MIB:.0f}, "
+          f"before the waves {first.rss_before / MIB:.0f}")
+    for p in waves:
+        print(f"  {p.name}: peak {p.rss_peak / MIB:.0f} (+{(p.rss_peak - p.rss_before) / MIB:.0f} for "
+              f"{p.sessions} sessions, {(p.rss_peak - p.rss_before) / max(1, p.sessions) / MIB:.1f} per session), "
+              f"after {p.rss_after / MIB:.0f}")
+    print(f"  per session at the peak: {per_session / MIB:.1f} MiB; after the last wave vs after the first: "
+          f"{growth:+.1%}")
+
+
+def print_browser(report: AppReport) -> None:
+    b = report.browser
+    if b is None:
+        return
+    if b.error:
+        print(f"\n{report.label}: browser tabs could not run: {b.error}")
+        return
+    loads = [v.seconds for v in b.visits if v.ok]
+    figures = [v for v in b.visits if v.figure_shown is not None]
+    print(f"\n{report.label}: Chromium tabs during wave 1: {len(loads)} of {len(b.visits)} pages loaded without "
+          f"an exception box, load p50 {ms(percentile(loads, 50))} ms, max {ms(max(loads, default=float('nan')))} "
+          f"ms; main figure on screen on {sum(bool(v.figure_shown) for v in figures)} of {len(figures)} pages "
+          "that have one")
+    for v in b.failures:
+        print(f"  /{v.url_path}: {v.problem}")
+
+
+def goals(app: AppReport, floor: AppReport) -> list[tuple[str, bool, str]]:
+    out = []
+    failures = app.failures() + [f"browser /{v.url_path}: {v.problem}"
+                                                   for v in (app.browser.failures if app.browser else [])]
+    out.append(("0 failures (first pass, alone, burst, browser tabs)", not failures, f"{len(failures)} failures"))
+    a, f = summary(app.burst_visits()), summary(floor.burst_visits())
+    for what in ("run", "edit"):
+        ratio = a[f"{what}_p95"] / f[f"{what}_p95"] if f[f"{what}_p95"] else float("nan")
+        out.append((f"{what} p95 under the burst <= {GOAL_P95_RATIO:g}x the minimal app's", ratio <= GOAL_P95_RATIO,
+                    f"{ms(a[f'{what}_p95'])} ms vs {ms(f[f'{what}_p95'])} ms: {ratio:.1f}x"))
+    waves = app.waves
+    if waves and waves[0].rss_after:
+        growth = (waves[-1].rss_after - waves[0].rss_after) / waves[0].rss_after
+        out.append((f"memory after {len(waves)} waves within {GOAL_MEMORY_GROWTH:.0%} of after the first",
+                    growth <= GOAL_MEMORY_GROWTH, f"{growth:+.1%}"))
+    return out
+
+
+def to_json(reports: list[AppReport], results: list[tuple[str, bool, str]]) -> dict:
+    out = {"goals": [{"goal": g, "met": ok, "value": v} for g, ok, v in results], "apps": {}}
+    for r in reports:
+        out["apps"][r.label] = {
+            "pages": r.pages, "facts": {p: asdict(f) for p, f in r.facts.items()}, "rss_start": r.rss_start,
+            "phases": [{"name": p.name, **summary(p.visits), "failures": p.failures, "busy": p.busy,
+                        "seconds": p.seconds, "rss_before": p.rss_before, "rss_peak": p.rss_peak,
+                        "rss_after": p.rss_after, "sessions": p.sessions} for p in r.phases],
+            "browser": asdict(r.browser) if r.browser else None, "server_log_problems": r.log_problems[:50],
+        }
+    return out
+
+
+async def main(args: argparse.Namespace) -> int:
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="load_test_") as tmp:
+        log_dir = Path(args.log_dir) if args.log_dir else Path(tmp)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        print(f"Load test: {args.students} students at once, {args.waves} wave(s), "
+              f"{'2 Chromium tabs in wave 1' if args.browsers else 'no browser tabs'}", flush=True)
+        app = await measure("course app", APP, (), args, log_dir)
+        floor = await measure("minimal app", MINIMAL_APP, ("--pages", str(len(app.pages))), args, log_dir)
+    reports = [floor, app]
+    print_table(reports)
+    print_pages(app)
+    for report in reports:
+        print_memory(report)
+    for report in reports:
+        print_browser(report)
+    for report in reports:
+        problems = distinct(report.failures())
+        if problems:
+            print(f"\n{report.label}: failures ({len(report.failures())}), distinct:")
+            for line in problems[:20]:
+                print(f"  {line}")
+        if report.log_problems:
+            counts = Counter(report.log_problems)
+            print(f"\n{report.label}: {len(report.log_problems)} error(s) in the server log, distinct:")
+            for line, n in counts.most_common(10):
+                print(f"  {n:>3} x {line}")
+    results = goals(app, floor)
+    print("\nGoals")
+    for goal, ok, value in results:
+        print(f"  [{'met' if ok else 'MISSED'}] {goal}: {value}")
+    print(f"\nTotal {time.monotonic() - start:.0f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(to_json(reports, results), indent=1, default=str))
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--students", type=int, default=30, help="students at once in each wave (default 30)")
+    parser.add_argument("--waves", type=int, default=3, help="waves of students, each disconnecting (default 3)")
+    parser.add_argument("--quick", action="store_true", help="5 students, 2 waves, one alone pass")
+    parser.add_argument("--train-every", type=int, default=3, help="one student in N trains (0: none)")
+    parser.add_argument("--alone-passes", type=int, default=2, help="passes of a single student, warm")
+    parser.add_argument("--phase-budget", type=float, default=300.0, help="seconds one wave may take at most")
+    parser.add_argument("--no-browsers", dest="browsers", action="store_false", help="skip the Chromium tabs")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--log-dir", help="keep the servers' logs here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.students, args.waves, args.alone_passes = min(args.students, 5), min(args.waves, 2), 1
+    args.students = max(1, min(args.students, 200))
+    args.waves = max(1, min(args.waves, 10))
+    args.alone_passes = max(1, min(args.alone_passes, 5))
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))
