@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from tokenizers import Tokenizer
 
 from .config import ModelConfig
 from .model import Transformer
+from .tokenizers import Tokenizer, minilm_tokenizer
 
 
 def minilm_dir() -> Path:
@@ -75,14 +75,14 @@ def _rename(hf_name: str) -> str | None:
 
 @dataclass
 class MiniLM:
-    """The encoder, its WordPiece tokenizer, and the sentence-embedding recipe used to train it."""
+    """The encoder, its WordPiece tokenizer (shared, read-only), and its sentence-embedding recipe."""
 
     model: Transformer
     tokenizer: Tokenizer
 
     def tokenize(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token IDs and attention mask, padded to the longest text (at most 256 tokens, as trained)."""
-        encodings = self.tokenizer.encode_batch(list(texts))
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=True)  # [CLS] ... [SEP]
         T = min(256, max(len(e.ids) for e in encodings))
         ids = torch.zeros(len(encodings), T, dtype=torch.long)
         mask = torch.zeros(len(encodings), T, dtype=torch.long)
@@ -118,7 +118,4 @@ def load_minilm(device: torch.device | str = "cpu") -> MiniLM:
         if ours is not None:
             weights[ours] = tensor
     model.load_state_dict(weights, strict=True)
-    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    return MiniLM(model.to(device).eval(), tokenizer)
+    return MiniLM(model.to(device).eval(), minilm_tokenizer())
