@@ -13,7 +13,9 @@ the first wave, for what only a browser shows (the figure on screen, no exceptio
 
 The same run measures a minimal Streamlit app with as many pages, each a text box and a
 chart (`bench/loadtest/minimal_app/`), with the same server settings and the same students:
-the floor that Streamlit itself sets on this machine.
+the floor that Streamlit itself sets on this machine. Both servers stay up and their phases
+alternate (first pass, alone, then wave by wave), so whatever else the machine is doing weighs
+on both alike; each phase prints the load average it began at.
 
 Printed, for both apps: p50/p95 of page runs (open a page: request to `script_finished`) and
 of edits (type into the box: request to `script_finished`), for one student alone (warm) and
@@ -32,13 +34,14 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import random
 import re
 import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -57,6 +60,8 @@ SETTLE_S = 5.0  # after a wave's disconnects, before reading memory
 GOAL_P95_RATIO = 2.0
 GOAL_MEMORY_GROWTH = 0.10
 MIB = 2**20
+CORES = os.cpu_count() or 1
+DISCONNECTED_TTL_S = 120  # Streamlit's default server.disconnectedSessionTTL, which .streamlit/config.toml keeps
 
 
 @dataclass
@@ -79,11 +84,15 @@ class Phase:
     visits: list[Visit] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     busy: int = 0
+    not_reached: int = 0  # page visits left out when the phase's time budget ran out
     seconds: float = 0.0
+    load: float = 0.0  # the machine's 1-minute load average as the phase began (2 = both cores busy)
     rss_before: int = 0
     rss_peak: int = 0
     rss_after: int = 0
     sessions: int = 0
+    server_cpu_s: float = 0.0  # CPU the server used during the phase
+    client_cpu_s: float = 0.0  # CPU these simulated students used (the load generator's own cost)
     pages: list[str] = field(default_factory=list)  # the navigation, as the first student saw it
 
 
@@ -156,14 +165,11 @@ class Gate:
 
 async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: float, train_on: str | None) -> None:
     """One student: open every page, type into its text box, train on `train_on` ("*": the first
-    page with a train button). Starts when the gate opens; every wait is bounded."""
-
-    def remaining(limit: float) -> float:
-        return max(1.0, min(limit, deadline - time.monotonic()))
-
+    page with a train button). Starts when the gate opens. Every run is bounded by its timeout;
+    past `deadline` no new page is opened (the pages left are reported as not reached)."""
     session = Session(url, timeout_s=RUN_TIMEOUT_S)
     try:
-        await asyncio.wait_for(session.connect(), remaining(RUN_TIMEOUT_S))
+        await asyncio.wait_for(session.connect(), RUN_TIMEOUT_S)
     except Exception as why:
         phase.failures.append(f"student {number}: could not connect: {type(why).__name__}: {why}"[:300])
         gate.arrive()
@@ -173,7 +179,6 @@ async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: flo
     where = ""
     try:
         await gate.go.wait()
-        session.timeout_s = remaining(RUN_TIMEOUT_S)
         first = await session.open("")
         pages = session.pages or [Page("", "", first.page_script_hash)]
         if not phase.pages:
@@ -181,9 +186,8 @@ async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: flo
         for index, page in enumerate(pages):
             where = f"/{page.url_path} (student {number}"
             if time.monotonic() > deadline:
-                phase.failures.append(f"{where}): not opened, the phase's time budget ran out")
+                phase.not_reached += len(pages) - index
                 break
-            session.timeout_s = remaining(RUN_TIMEOUT_S)
             run = first if index == 0 else await session.goto(page)
             visit = Visit(phase.name, number, page.url_path, run)
             phase.visits.append(visit)
@@ -192,7 +196,6 @@ async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: flo
                 break
             box = run.text_box()
             if box is not None and isinstance(box.value, str):
-                session.timeout_s = remaining(RUN_TIMEOUT_S)
                 submit = run.form_submitter(box.form_id) if box.form_id else None
                 visit.edit = await session.type_text(box, typed_text(box.value, number, phase.name), submit)
                 judge(visit.edit, f"{where}, edit)", phase)
@@ -202,7 +205,7 @@ async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: flo
             button = train_button(run)
             if button is not None and train_on in ("*", page.url_path):
                 train_on = None
-                visit.train = await session.click(button, timeout_s=remaining(TRAIN_TIMEOUT_S))
+                visit.train = await session.click(button, timeout_s=TRAIN_TIMEOUT_S)
                 judge(visit.train, f"{where}, train)", phase)
                 if not visit.train.ok:
                     break
@@ -226,10 +229,10 @@ async def run_phase(server: Server, name: str, students: int, *, budget_s: float
 
     Student n trains on page `train_on[n]` ("*": the first with a train button; None: nowhere).
     """
-    phase = Phase(name, sessions=students)
+    phase = Phase(name, sessions=students, load=os.getloadavg()[0])
     phase.rss_before = phase.rss_peak = server.rss()
     gate, stop = Gate(students), asyncio.Event()
-    start = time.monotonic()
+    start, server_cpu, client_cpu = time.monotonic(), server.cpu(), time.process_time()
     deadline = start + budget_s
     sampler = asyncio.create_task(sample_peak(server, stop, phase))
     tasks = [asyncio.create_task(student(server.url, n, phase, gate, deadline, train_on[n]))
@@ -246,6 +249,7 @@ async def run_phase(server: Server, name: str, students: int, *, budget_s: float
     await asyncio.gather(*tasks)
     report = await browser_task if browser_task else None
     phase.seconds = time.monotonic() - start
+    phase.server_cpu_s, phase.client_cpu_s = server.cpu() - server_cpu, time.process_time() - client_cpu
     stop.set()
     await sampler
     await asyncio.sleep(SETTLE_S)
@@ -327,43 +331,62 @@ def learn_pages(cold: Phase) -> dict[str, PageFacts]:
     return facts
 
 
-async def measure(label: str, script: str, script_args: tuple[str, ...], args: argparse.Namespace,
-                  log_dir: Path) -> AppReport:
-    report = AppReport(label)
-    with serve(script, log_dir / f"{label.replace(' ', '_')}.log", script_args) as server:
-        report.rss_start = server.rss()
-        print(f"  {label}: server up ({report.rss_start / MIB:.0f} MiB), first pass (cold) ...", flush=True)
-        cold, _ = await run_phase(server, "cold", 1, budget_s=args.phase_budget, train_on=["*"])
+class Measurement:
+    """The phases of one app on its own server, run one at a time by `main`."""
+
+    def __init__(self, label: str, server: Server, args: argparse.Namespace) -> None:
+        self.report = AppReport(label, rss_start=server.rss())
+        self.server = server
+        self.args = args
+        self.training_pages: list[str] = []
+
+    def say(self, text: str) -> None:
+        print(f"  {self.report.label}: {text} (load average {os.getloadavg()[0]:.1f})", flush=True)
+
+    async def cold(self) -> None:
+        """One student on a fresh server: loads every model, and shows what each page has."""
+        self.say(f"server up ({self.report.rss_start / MIB:.0f} MiB), first pass (cold) ...")
+        cold, _ = await run_phase(self.server, "cold", 1, budget_s=self.args.phase_budget, train_on=["*"])
+        report = self.report
         report.phases.append(cold)
         report.pages = cold.pages
         report.facts = learn_pages(cold)
-        training_pages = [p for p in report.pages if report.facts.get(p, PageFacts()).has_train_button]
-        print(f"  {label}: {len(report.pages)} pages, {len(training_pages)} with training; alone ...", flush=True)
+        self.training_pages = [p for p in report.pages if report.facts.get(p, PageFacts()).has_train_button]
+
+    async def alone(self) -> None:
+        """One student at a time on a warm server; the first pass trains where a page can."""
+        self.say(f"{len(self.report.pages)} pages, {len(self.training_pages)} with training; alone ...")
         alone = Phase("alone", sessions=1)
-        for repeat in range(args.alone_passes):
-            train_on = [training_pages[0]] if training_pages and repeat == 0 else [None]
-            one, _ = await run_phase(server, f"alone {repeat + 1}", 1, budget_s=args.phase_budget, train_on=train_on)
+        for repeat in range(self.args.alone_passes):
+            train_on = [self.training_pages[0]] if self.training_pages and repeat == 0 else [None]
+            one, _ = await run_phase(self.server, f"alone {repeat + 1}", 1, budget_s=self.args.phase_budget,
+                                     train_on=train_on)
             alone.visits += one.visits
             alone.failures += one.failures
             alone.busy += one.busy
             alone.seconds += one.seconds
-        report.phases.append(alone)
-        figures = {p: f.has_figure for p, f in report.facts.items()}
-        for wave in range(args.waves):
-            # One student in `train_every` trains; the trainers spread over the pages that train.
-            plan: list[str | None] = [None] * args.students
-            if training_pages and args.train_every > 0:
-                for n in range(0, args.students, args.train_every):
-                    plan[n] = training_pages[(n // args.train_every + wave) % len(training_pages)]
-            print(f"  {label}: wave {wave + 1} of {args.waves}, {args.students} students at once ...", flush=True)
-            phase, browser = await run_phase(
-                server, f"wave {wave + 1}", args.students, budget_s=args.phase_budget, train_on=plan,
-                browser_pages=report.pages if wave == 0 and args.browsers else None, figures=figures)
-            report.phases.append(phase)
-            if browser is not None:
-                report.browser = browser
-        report.log_problems = server.log_problems()
-    return report
+            alone.load += one.load / self.args.alone_passes
+        self.report.phases.append(alone)
+
+    async def wave(self, wave: int) -> None:
+        """Every student at once; one in `train_every` trains, the trainers spread over the pages that train."""
+        args = self.args
+        plan: list[str | None] = [None] * args.students
+        if self.training_pages and args.train_every > 0:
+            for n in range(0, args.students, args.train_every):
+                plan[n] = self.training_pages[(n // args.train_every + wave) % len(self.training_pages)]
+        self.say(f"wave {wave + 1} of {args.waves}, {args.students} students at once ...")
+        figures = {p: f.has_figure for p, f in self.report.facts.items()}
+        phase, browser = await run_phase(
+            self.server, f"wave {wave + 1}", args.students, budget_s=args.phase_budget, train_on=plan,
+            browser_pages=self.report.pages if wave == 0 and args.browsers else None, figures=figures)
+        self.report.phases.append(phase)
+        if browser is not None:
+            self.report.browser = browser
+
+    def finish(self) -> AppReport:
+        self.report.log_problems = self.server.log_problems()
+        return self.report
 
 
 # ---- printing ----
@@ -374,19 +397,30 @@ def ms(seconds: float) -> str:
 
 def print_table(reports: list[AppReport]) -> None:
     print(f"\n{'app / phase':<26}{'page runs':>10}{'run p50':>9}{'run p95':>9}{'edits':>7}{'edit p50':>9}"
-          f"{'edit p95':>9}{'trains':>7}{'train p50':>10}{'max':>8}{'fail':>6}{'busy':>6}{'wall s':>8}")
+          f"{'edit p95':>9}{'trains':>7}{'train p50':>10}{'max':>8}{'fail':>6}{'busy':>6}{'wall s':>8}{'load':>6}")
     print(f"{'':<26}{'':>10}{'ms':>9}{'ms':>9}{'':>7}{'ms':>9}{'ms':>9}{'':>7}{'ms':>10}{'ms':>8}")
     for report in reports:
-        rows = [(p.name, p.visits, len(p.failures), p.busy, p.seconds) for p in report.phases]
+        rows = [(p.name, p.visits, len(p.failures), p.busy, p.seconds, p.load) for p in report.phases]
         waves = report.waves
         if len(waves) > 1:
             rows.append(("burst (all waves)", report.burst_visits(), sum(len(p.failures) for p in waves),
-                         sum(p.busy for p in waves), sum(p.seconds for p in waves)))
-        for name, visits, failures, busy, seconds in rows:
+                         sum(p.busy for p in waves), sum(p.seconds for p in waves),
+                         sum(p.load for p in waves) / len(waves)))
+        for name, visits, failures, busy, seconds, load in rows:
             s = summary(visits)
             print(f"{report.label + ' / ' + name:<26}{s['page_runs']:>10}{ms(s['run_p50']):>9}{ms(s['run_p95']):>9}"
                   f"{s['edits']:>7}{ms(s['edit_p50']):>9}{ms(s['edit_p95']):>9}{s['trains']:>7}"
-                  f"{ms(s['train_p50']):>10}{ms(s['train_max']):>8}{failures:>6}{busy:>6}{seconds:>8.1f}")
+                  f"{ms(s['train_p50']):>10}{ms(s['train_max']):>8}{failures:>6}{busy:>6}{seconds:>8.1f}{load:>6.1f}")
+    print(f"(load: the machine's 1-minute load average as the phase began; {CORES} cores, so above {CORES} "
+          "other work was waiting too)")
+
+
+def print_not_reached(reports: list[AppReport]) -> None:
+    for report in reports:
+        for p in report.phases:
+            if p.not_reached:
+                print(f"  {report.label} / {p.name}: {p.not_reached} page visits not reached within the "
+                      "phase's time budget (--phase-budget)")
 
 
 def print_pages(report: AppReport) -> None:
@@ -407,7 +441,7 @@ def print_pages(report: AppReport) -> None:
               f"{failed:>6}  {kind}")
 
 
-def print_memory(report: AppReport) -> None:
+def print_resources(report: AppReport) -> None:
     waves = report.waves
     if not waves:
         return
@@ -422,6 +456,12 @@ def print_memory(report: AppReport) -> None:
               f"after {p.rss_after / MIB:.0f}")
     print(f"  per session at the peak: {per_session / MIB:.1f} MiB; after the last wave vs after the first: "
           f"{growth:+.1%}")
+    print(f"  (a disconnected session is kept {DISCONNECTED_TTL_S} s for reconnection, server.disconnectedSessionTTL, "
+          "so memory after a wave still holds the sessions that left in the last two minutes)")
+    wall, server_cpu, client_cpu = (sum(getattr(p, a) for p in waves) for a in ("seconds", "server_cpu_s",
+                                                                                  "client_cpu_s"))
+    print(f"  CPU during the waves: server {server_cpu:.0f} s in {wall:.0f} s of wall time "
+          f"({server_cpu / wall / CORES:.0%} of {CORES} cores); the simulated students {client_cpu:.0f} s")
 
 
 def print_browser(report: AppReport) -> None:
@@ -464,9 +504,8 @@ def to_json(reports: list[AppReport], results: list[tuple[str, bool, str]]) -> d
     for r in reports:
         out["apps"][r.label] = {
             "pages": r.pages, "facts": {p: asdict(f) for p, f in r.facts.items()}, "rss_start": r.rss_start,
-            "phases": [{"name": p.name, **summary(p.visits), "failures": p.failures, "busy": p.busy,
-                        "seconds": p.seconds, "rss_before": p.rss_before, "rss_peak": p.rss_peak,
-                        "rss_after": p.rss_after, "sessions": p.sessions} for p in r.phases],
+            "phases": [{**{f.name: getattr(p, f.name) for f in fields(Phase) if f.name != "visits"},
+                        **summary(p.visits)} for p in r.phases],
             "browser": asdict(r.browser) if r.browser else None, "server_log_problems": r.log_problems[:50],
         }
     return out
@@ -479,13 +518,27 @@ async def main(args: argparse.Namespace) -> int:
         log_dir.mkdir(parents=True, exist_ok=True)
         print(f"Load test: {args.students} students at once, {args.waves} wave(s), "
               f"{'2 Chromium tabs in wave 1' if args.browsers else 'no browser tabs'}", flush=True)
-        app = await measure("course app", APP, (), args, log_dir)
-        floor = await measure("minimal app", MINIMAL_APP, ("--pages", str(len(app.pages))), args, log_dir)
+        with contextlib.ExitStack() as servers:
+            # Both servers stay up and the phases alternate, so that whatever else this machine is
+            # doing weighs on both apps alike; an idle server costs nothing.
+            course = Measurement("course app", servers.enter_context(serve(APP, log_dir / "course_app.log")), args)
+            await course.cold()
+            minimal_server = servers.enter_context(
+                serve(MINIMAL_APP, log_dir / "minimal_app.log", ("--pages", str(max(1, len(course.report.pages))))))
+            minimal = Measurement("minimal app", minimal_server, args)
+            await minimal.cold()
+            for measurement in (minimal, course):
+                await measurement.alone()
+            for wave in range(args.waves):
+                for measurement in (minimal, course):
+                    await measurement.wave(wave)
+            app, floor = course.finish(), minimal.finish()
     reports = [floor, app]
     print_table(reports)
+    print_not_reached(reports)
     print_pages(app)
     for report in reports:
-        print_memory(report)
+        print_resources(report)
     for report in reports:
         print_browser(report)
     for report in reports:
