@@ -287,9 +287,9 @@ def stage_figure(view: masking.MaskedAttention, stage: str, x: list[str], y: lis
         reach = float(np.abs(finite).max()) or 1.0
         fig = figures.heatmap(view.masked_scores, x, y, title, value_name="masked score", diverging=True,
                               zmin=-reach, zmax=reach, decimals=3, **common)
-        if len(fig.data) > 1:  # the layer of blocked cells: write −∞ in each, whatever the size
-            fig.data[1].update(texttemplate=figures.MINUS_INF,
-                               textfont={"size": figures.FONT_SIZE - 4, "color": "white"})
+        if len(fig.data) > 1:  # the layer of blocked cells: write −∞ in each of them, whatever the size
+            fig.data[1].update(text=np.where(view.mask, "", figures.MINUS_INF), texttemplate="%{text}",
+                               textfont={"size": figures.FONT_SIZE - 4, "color": "white"}, showlegend=False)
     else:
         fig = figures.heatmap(view.weights, x, y, title, value_name="weight", zmin=0, zmax=1, decimals=3, **common)
     fig.update_traces(colorbar={"thickness": 14}, selector={"type": "heatmap"})
