@@ -27,7 +27,7 @@ from pages.common import chips, figures, limits, ui, url_state
 
 DEFAULT_TEXT = "Tokenizers split rare words into frequent pieces, like reading and readers."
 TEXT_BOUND = limits.TOKENIZER_TEXT_CHARS
-CORPUS_CHARS = limits.UPLOAD_BYTES.maximum  # a pasted corpus may be as long as an uploaded one
+CORPUS_CHARS = limits.CORPUS_CHARS.maximum
 GROWTH_MIN_CHARS = 5_000  # below this, fractions of the corpus are too small to draw a trend
 
 CORPORA = {
@@ -57,13 +57,13 @@ SPECIAL_MODES = {
     "decoder": "[BOS] text [EOS] (decoder, GPT)",
 }
 SPECIAL_ROLES = {
-    "pad": "padding: fills short sequences so a batch is a rectangle; attention ignores it",
-    "unk": "unknown: stands for any piece of text that is not in the vocabulary",
-    "bos": "beginning of sequence: the first input of a decoder (GPT-style)",
-    "eos": "end of sequence: a decoder writes it to say it has finished",
-    "cls": "classification: starts an encoder's input; its output vector summarises the text",
-    "sep": "separator: ends a text, or separates the two texts of a pair",
-    "mask": "mask: hides a word that a masked language model must guess",
+    "pad": "padding: fills up the shorter texts of a batch",
+    "unk": "unknown: any piece not in the vocabulary",
+    "bos": "beginning of sequence: a decoder's first input",
+    "eos": "end of sequence: a decoder writes it to stop",
+    "cls": "classification: starts an encoder's input",
+    "sep": "separator: ends a text, or splits a pair",
+    "mask": "mask: hides a word for masked-LM training",
 }
 KIND_NOTES = {
     "word": (
@@ -284,7 +284,7 @@ with right:
     )
     if corpus_choice == "own":
         upload = st.file_uploader(
-            f"Upload a plain-text file (UTF-8, at most {limits.UPLOAD_BYTES.maximum:,} bytes)",
+            f"Upload a plain-text file (UTF-8, at most {CORPUS_CHARS:,} characters)",
             type=["txt", "md", "csv", "text"], key="corpus_upload",
         )
         pasted = st.text_area("…or paste a corpus here", key="corpus_paste", height=80)
@@ -382,7 +382,7 @@ with t2:
     st.code(str(encoding.ids[:300])[1:-1] + (" …" if len(encoding) > 300 else ""), language=None,
             wrap_lines=True)
     st.markdown("**Special tokens** of this vocabulary (dark chips):\n" + "\n".join(
-        f"- `{token}` = {tokenizer.token_to_id(token)}: {SPECIAL_ROLES[role]}"
+        f"- `{token}` {tokenizer.token_to_id(token)}, {SPECIAL_ROLES[role]}"
         for role, token in tokenizer.special_tokens.items()
     ))
 

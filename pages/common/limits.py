@@ -49,6 +49,9 @@ TEXT_CHARS = Bound(1, 2_000, "Text is {value:,} characters long")
 TOKENIZER_TEXT_CHARS = Bound(1, 10_000, "Text is {value:,} characters long")
 TOKENS = Bound(1, 512, "The text is {value:,} tokens long")
 UPLOAD_BYTES = Bound(1, 1_000_000, "The file is {value:,} bytes")  # server.maxUploadSize is 1 MiB
+# A corpus a student trains tokenizers on (uploaded or pasted): about the size of the built-in
+# prose, so that training every tokenizer and the growth chart take seconds, not minutes.
+CORPUS_CHARS = Bound(1, 300_000, "The corpus is {value:,} characters long")
 # Pages that draw one heatmap row per token, for every head of every layer (MiniLM: 72 heatmaps).
 SENTENCE_TOKENS = Bound(1, 32, "The sentence is {value:,} tokens long, special tokens included")
 # Words placed in one embedding projection (each one a point, a t-SNE input and a row of cosines).

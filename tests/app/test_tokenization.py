@@ -379,7 +379,8 @@ def test_uploads_are_checked_and_a_bad_one_keeps_the_last_good_corpus(at):
         (b"\x89PNG\r\n\x1a\n" + bytes(100), "PNG"),
         (b"caf\xe9 au lait", "UTF-8"),
         (b"ab\xed\xa0\x80cd", "UTF-8"),  # a lone surrogate, as CESU-8 would write it
-        (b"a" * 1_000_001, "1,000,000"),
+        (b"a" * 1_000_001, "1,000,001 bytes; the limit is 1,000,000"),  # the upload bound, checked before decoding
+        (b"ab " * 100_001, "300,003 characters; the limit is 300,000"),  # the corpus bound
         (b"\x00\x01\x02binary", "binary"),
     ]
     for data, words in bad_uploads:
