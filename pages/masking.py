@@ -124,8 +124,8 @@ def read_digits(raw: str) -> list[str] | None:
         ui.show_error("The digit sequence is empty: type a few digits such as 3 1 4 1 5.")
         return None
     if re.search(r"[^0-9\s]", text):
-        ui.show_error(f"“{text[:20]}” is not a digit sequence: type digits 0 to 9, separated by spaces, "
-                      "since that is all the tiny encoder-decoder was trained on.")
+        ui.show_error("That is not a digit sequence: type only digits 0 to 9, separated by spaces, since "
+                      "digits are all the tiny encoder-decoder was trained on.")
         return None
     digits = list(text.replace(" ", "").replace("\t", "").replace("\n", ""))
     if (problem := DIGITS.message(len(digits))) is not None:
@@ -159,7 +159,7 @@ def read_sentence(raw: str, what: str) -> Sentence | None:
 def warn_unknown(sentence: Sentence, what: str) -> None:
     if not sentence.unknown:
         return
-    unknown = ", ".join(f"“{w}”" for w in dict.fromkeys(sentence.unknown))
+    unknown = ", ".join(f"`{w}`" for w in dict.fromkeys(sentence.unknown))  # \w+ words: no backticks inside
     vocabulary = tokenizer().vocab
     classes = "; ".join(
         f"**{name}**: {', '.join(w for w in words[:8] if w in vocabulary)}"
