@@ -37,6 +37,7 @@ import math
 import os
 import random
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -424,13 +425,16 @@ def print_not_reached(reports: list[AppReport]) -> None:
 
 
 def print_pages(report: AppReport) -> None:
-    print(f"\n{report.label}: per page under the burst (ms; fail: in every phase)")
+    print(f"\n{report.label}: per page under the burst (ms; fail: in every phase; KB/run: what one page run "
+          "sends, alone)")
     print(f"  {'page':<18}{'run p50':>9}{'run p95':>9}{'edit p50':>9}{'edit p95':>9}{'alone run':>10}"
-          f"{'alone edit':>11}{'trains':>7}{'fail':>6}  kind")
+          f"{'alone edit':>11}{'trains':>7}{'fail':>6}{'KB/run':>8}  kind")
     alone = report.phase("alone").visits
     failures = report.failures()
     for page in report.pages:
         failed = sum(f"] /{page} (" in f for f in failures)
+        sizes = [v.run.bytes_received for v in alone if v.url_path == page]
+        kilobytes = statistics.median(sizes) / 1000 if sizes else float("nan")
         burst = summary([v for v in report.burst_visits() if v.url_path == page])
         solo = summary([v for v in alone if v.url_path == page])
         fact = report.facts.get(page, PageFacts())
@@ -438,7 +442,7 @@ def print_pages(report: AppReport) -> None:
                                          ("training", fact.has_train_button)) if on) or "no text box"
         print(f"  {'/' + page:<18}{ms(burst['run_p50']):>9}{ms(burst['run_p95']):>9}{ms(burst['edit_p50']):>9}"
               f"{ms(burst['edit_p95']):>9}{ms(solo['run_p50']):>10}{ms(solo['edit_p50']):>11}{burst['trains']:>7}"
-              f"{failed:>6}  {kind}")
+              f"{failed:>6}{kilobytes:>8,.0f}  {kind}")
 
 
 def print_resources(report: AppReport) -> None:

@@ -35,6 +35,12 @@ The protocol, as the Streamlit 1.67 server and frontend speak it
 
 An uncaught exception reaches the client as an `Element.exception` (its details redacted when
 `client.showErrorDetails` is "none"); `st.error` as an `Element.alert` of format ERROR.
+
+    async with Session("http://127.0.0.1:8501") as tab:
+        home = await tab.open("")               # the default page; tab.pages is now the navigation
+        page = await tab.goto(tab.pages[3])     # a click on the fourth page in the sidebar
+        edit = await tab.type_text(page.text_box(), "a sentence of my own")
+        assert edit.ok and not edit.exceptions and not edit.errors
 """
 
 from __future__ import annotations
