@@ -454,8 +454,9 @@ else:
         )
     fig = merge_count_figure(vocab_size, corpus_key, corpus, k)
     ui.plot(fig, key="tok_merge_counts")
-    st.caption("The first merges join very frequent pairs (a space and a common letter, `t`+`h`); later merges "
-               "join rarer and rarer pairs, building whole words and endings. The dashed line marks k.")
+    st.caption("The first merges join the most frequent pairs: a space and a common first letter (`▁` + `t`), "
+               "`h` + `e`. Later merges join rarer and rarer pairs, building whole words and endings. The dashed "
+               "line marks k.")
 
 # ---- vocabulary size vs corpus size ----
 st.header("Vocabulary size grows with the corpus")
