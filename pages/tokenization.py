@@ -28,6 +28,7 @@ from pages.common import chips, figures, limits, ui, url_state
 DEFAULT_TEXT = "Tokenizers split rare words into frequent pieces, like reading and readers."
 TEXT_BOUND = limits.TOKENIZER_TEXT_CHARS
 CORPUS_CHARS = limits.CORPUS_CHARS.maximum
+COMPARE_CHIPS = 120  # chips per tokenizer in the comparison, so five of them fit on a screen or two
 GROWTH_MIN_CHARS = 5_000  # below this, fractions of the corpus are too small to draw a trend
 
 CORPORA = {
@@ -204,10 +205,10 @@ def chips_of(encoding: Encoding, tokenizer: Tokenizer, text: str, *, label: str 
     return chips.Chips(encoding.tokens, encoding.ids, encoding.offsets, text, special, unknown, highlight, label)
 
 
-def draw_chips(groups: list[chips.Chips], *, key: str) -> None:
-    ui.plot(chips.chips_figure(groups), key=key)
+def draw_chips(groups: list[chips.Chips], *, key: str, max_chips: int = chips.MAX_CHIPS) -> None:
+    ui.plot(chips.chips_figure(groups, max_chips=max_chips), key=key)
     longest = max(len(g.tokens) for g in groups)
-    if (note := chips.chips_note(longest)) is not None:
+    if (note := chips.chips_note(longest, max_chips)) is not None:
         st.caption(note)
 
 
@@ -405,7 +406,7 @@ st.dataframe(
 )
 draw_chips(
     [chips_of(e, tokenizers[k], text, label=f"{TOKENIZERS[k]}\n{len(e):,} tokens") for k, e in encodings.items()],
-    key="tok_compare_chips",
+    key="tok_compare_chips", max_chips=COMPARE_CHIPS,
 )
 
 # ---- BPE merges, one at a time ----

@@ -224,4 +224,4 @@ def chips_note(n_tokens: int, max_chips: int = MAX_CHIPS) -> str | None:
     """What to tell the student when a text has more tokens than are drawn."""
     if n_tokens <= max_chips:
         return None
-    return f"Showing the first {max_chips:,} of {n_tokens:,} tokens as chips; the table lists them all."
+    return f"Showing the first {max_chips:,} of {n_tokens:,} tokens as chips."
