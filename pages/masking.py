@@ -42,8 +42,8 @@ STAGE_NOTES = {
     "scores": "q·k / √d_k for every pair, computed for *all* pairs, allowed or not. Red: the query and key "
               "match well, blue: they do not.",
     "masked": "The same scores with every blocked pair set to **−∞** (dark cells). Nothing else changes.",
-    "weights": "softmax of each row: e^(−∞) = 0, so a blocked key gets weight exactly 0 and the allowed "
-               "keys share the whole weight (each row sums to 1).",
+    "weights": "softmax of each row: e^(−∞) = 0, so a blocked key gets weight exactly 0 (dark cells) and the "
+               "allowed keys share the whole weight (each row sums to 1).",
 }
 ALLOWED_COLOR = figures.OKABE_ITO[4]  # sky blue; blocked cells take the dark masked colour
 MASK_SCALE = [[0.0, figures.MASKED_COLOR], [0.5, figures.MASKED_COLOR], [0.5, ALLOWED_COLOR], [1.0, ALLOWED_COLOR]]
@@ -292,8 +292,24 @@ def stage_figure(view: masking.MaskedAttention, stage: str, x: list[str], y: lis
                                textfont={"size": figures.FONT_SIZE - 4, "color": "white"}, showlegend=False)
     else:
         fig = figures.heatmap(view.weights, x, y, title, value_name="weight", zmin=0, zmax=1, decimals=3, **common)
+        if not view.mask.all():
+            fig.add_trace(blocked_layer(view.mask, x, y, x_title, y_title))
     fig.update_traces(colorbar={"thickness": 14}, selector={"type": "heatmap"})
     return fig
+
+
+def blocked_layer(mask: np.ndarray, x: list[str], y: list[str], x_title: str, y_title: str) -> go.Heatmap:
+    """Blocked cells of a weight matrix, drawn in the masked colour with "0": the mask stays visible."""
+    rows, cols = np.indices(mask.shape)
+    custom = np.dstack([np.asarray(y, dtype=object)[rows], np.asarray(x, dtype=object)[cols]])
+    return go.Heatmap(
+        z=np.where(mask, np.nan, 1.0), x=list(range(len(x))), y=list(range(len(y))),
+        colorscale=[[0, figures.MASKED_COLOR], [1, figures.MASKED_COLOR]], showscale=False, xgap=1, ygap=1,
+        text=np.where(mask, "", "0"), texttemplate="%{text}",
+        textfont={"size": figures.FONT_SIZE - 4, "color": "white"}, customdata=custom, name="blocked",
+        hovertemplate=f"{y_title}: %{{customdata[0]}}<br>{x_title}: %{{customdata[1]}}<br>"
+                      "weight: 0 (blocked)<extra></extra>",
+    )
 
 
 def change_figure(result: masking.Perturbation, x: list[str], edit: int, title: str) -> go.Figure:
