@@ -541,14 +541,19 @@ for p in predictions(tuple(dec)):
         "t": str(p.position),
         "position t sees": " ".join(names(p.prefix)),
         "next token": "—" if p.target is None else names([p.target])[0],
-        "P(next), one pass": "—" if p.target_prob is None else f"{p.target_prob:.4f}",
-        "P(next), prefix only": "—" if p.prefix_only_prob is None else f"{p.prefix_only_prob:.4f}",
+        "P, one pass": "—" if p.target_prob is None else f"{p.target_prob:.4f}",
+        "P, prefix only": "—" if p.prefix_only_prob is None else f"{p.prefix_only_prob:.4f}",
         "top guesses": ", ".join(f"{names([i])[0]} {prob:.2f}" for i, prob in p.top),
     })  # fmt: skip
 st.dataframe(
     pd.DataFrame(prefix_rows), hide_index=True, width="stretch", key="prefix_table",
-    column_config={"t": st.column_config.TextColumn(width="small"),
-                   "position t sees": st.column_config.TextColumn(width="medium")},
+    column_config={
+        "t": st.column_config.TextColumn(width=40),
+        "position t sees": st.column_config.TextColumn(width=320),
+        "next token": st.column_config.TextColumn(width=95),
+        "P, one pass": st.column_config.TextColumn(width=100, help="P(next token) from one pass over the sentence"),
+        "P, prefix only": st.column_config.TextColumn(width=115, help="P(next token) from a pass on the prefix alone"),
+    },
 )
 
 # --- training objectives -----------------------------------------------------------------------------
