@@ -52,9 +52,12 @@ def test_every_builder_uses_projector_sized_fonts_and_titles_its_axes():
         figures.log_dot_chart(["a", "b"], [1e3, None], ["g", "g"], "Sizes", x_title="parameters"),
     ]
     for fig in built:
-        assert fig.layout.font.size >= 16 and fig.layout.title.font.size >= 16
-        assert fig.layout.xaxis.title.text
-        assert fig.layout.xaxis.tickfont.size >= 16
+        layout, default = fig.layout, fig.layout.template.layout  # what is drawn: own value, else the template's
+        assert (layout.font.size or default.font.size) >= 16
+        assert (layout.title.font.size or default.title.font.size) >= 16
+        assert layout.xaxis.title.text
+        assert (layout.xaxis.tickfont.size or default.xaxis.tickfont.size) >= 16
+        assert fig.layout.template.layout.font.size == figures.FONT_SIZE  # the app's template, not a stock one
 
 
 def test_bar_chart_marks_the_highlighted_bar_and_keeps_repeated_labels_apart():
