@@ -559,58 +559,64 @@ st.dataframe(
 # --- training objectives -----------------------------------------------------------------------------
 
 st.header("What each mask trains for")
-o1, o2 = st.columns(2)
-with o1:
-    st.subheader("Encoder: fill in the [MASK]")
-    st.markdown(
-        "An encoder sees both sides of a word, so predicting the next word would be cheating: it is trained "
-        "to guess hidden words instead (masked language modelling)."
-    )
-    blanks = url_state.bind("blank", [default_blank(sentence.tokens)], options=list(range(1, TOKEN_BOUND.maximum + 1)))
-    valid = [b for b in blanks if 1 <= b <= n_words][:MAX_BLANKS]
-    if valid != list(blanks):
-        valid = valid or [default_blank(sentence.tokens)]
-        st.warning(f"Positions to hide must be between 1 and {n_words}, at most {MAX_BLANKS} of them; hiding "
-                   f"{', '.join(map(str, valid))} instead.")
-        st.session_state["blank"] = valid
+st.subheader("Encoder: fill in the [MASK]")
+st.markdown(
+    "An encoder sees both sides of a word, so predicting the next word would be cheating: it is trained "
+    "to guess hidden words instead (masked language modelling). Hide up to three words and read its guesses."
+)
+blanks = url_state.bind("blank", [default_blank(sentence.tokens)], options=list(range(1, TOKEN_BOUND.maximum + 1)))
+valid = [b for b in blanks if 1 <= b <= n_words][:MAX_BLANKS]
+if valid != list(blanks):
+    valid = valid or [default_blank(sentence.tokens)]
+    st.warning(f"Positions to hide must be between 1 and {n_words}, at most {MAX_BLANKS} of them; hiding "
+               f"{', '.join(map(str, valid))} instead.")
+    st.session_state["blank"] = valid
+m1, m2 = st.columns([2, 3])
+with m1:
     st.multiselect(
         "Words to hide", list(range(1, n_words + 1)), key="blank", max_selections=MAX_BLANKS,
         format_func=lambda p: f"{p}: {sentence.tokens[p - 1]}",
     )
-    chosen = sorted(st.session_state["blank"])
-    if not chosen:
-        st.info("Pick at least one word to hide.")
-    else:
-        masked_ids = [tokenizer().mask_id if t in chosen else i for t, i in enumerate(enc)]
-        masked_tokens = names(masked_ids)
-        ui.plot(chips.token_chips(masked_tokens, masked_ids, line_columns=30,
+chosen = sorted(st.session_state["blank"])
+if not chosen:
+    st.info("Pick at least one word to hide.")
+else:
+    masked_ids = [tokenizer().mask_id if t in chosen else i for t, i in enumerate(enc)]
+    masked_tokens = names(masked_ids)
+    with m2:
+        ui.plot(chips.token_chips(masked_tokens, masked_ids, line_columns=36,
                                   special=[tokenizer().is_special(t) for t in masked_tokens]), key="mlm_chips")
-        guesses = fill_ins(tuple(enc), tuple(chosen))
-        for p in chosen:
-            words = [names([i])[0] for i, _ in guesses[p]]
-            probs = [prob for _, prob in guesses[p]]
-            truth = sentence.tokens[p - 1]
-            ui.plot(figures.bar_chart(words, probs, f"[MASK] at {p} (was “{escape(truth)}”)",
+    guesses = fill_ins(tuple(enc), tuple(chosen))
+    for p, column in zip(chosen, st.columns(MAX_BLANKS), strict=False):
+        words = [names([i])[0] for i, _ in guesses[p]]
+        probs = [prob for _, prob in guesses[p]]
+        truth = sentence.tokens[p - 1]
+        with column:
+            ui.plot(figures.bar_chart([escape(w) for w in words], probs, f"[MASK] at {p} (was “{escape(truth)}”)",
                                       x_title="probability", y_title="guess", horizontal=True,
                                       highlight=words.index(truth) if truth in words else None,
                                       height=80 + 50 * len(words)), key=f"mlm_{p}")
-with o2:
-    st.subheader("Decoder: the next token, everywhere at once")
-    st.markdown(
-        "A decoder's targets are its inputs shifted one place to the left: position t must predict token "
-        "t + 1. The causal mask hides exactly that answer, so one pass trains every position in parallel."
-    )
-    table = [p for p in predictions(tuple(dec)) if p.target is not None]
-    x = [f"{escape(names([p.prefix[-1]])[0])}→{escape(names([p.target])[0])}" for p in table]
-    fig = figures.bar_chart(x, [p.target_prob for p in table], "P(target) at every position, from one pass",
-                            x_title="input at t → target at t + 1", y_title="P(target)", decimals=4)
-    ui.plot(fig, key="shifted_targets")
-    losses = [-np.log(p.target_prob) for p in table]
-    st.markdown(
-        f"Each bar is one training example; the loss on this sentence is the mean of −log P over all "
-        f"{len(table)} of them: **{float(np.mean(losses)):.3f}**. Input row: {' '.join(names(dec[:-1]))}. "
-        f"Target row, shifted: {' '.join(names(dec[1:]))}."
-    )
+
+st.subheader("Decoder: the next token, everywhere at once")
+st.markdown(
+    "A decoder's targets are its inputs shifted one place to the left: position t must predict token "
+    "t + 1. The causal mask hides exactly that answer, so one pass trains every position in parallel."
+)
+table = [p for p in predictions(tuple(dec)) if p.target is not None]
+inputs = names([p.prefix[-1] for p in table])
+targets = names([p.target for p in table])
+fig = figures.bar_chart([escape(t) for t in targets], [p.target_prob for p in table],
+                        "P(target) at every position, from one pass",
+                        x_title="top: target (token t + 1) · below: input (token t)", y_title="P(target)", decimals=4)
+# Two rows of tick labels, the targets over the inputs: read across, the targets are the inputs shifted left.
+fig.update_xaxes(ticktext=[f"<b>{escape(t)}</b><br><span style='color:#666'>{escape(i)}</span>"
+                           for t, i in zip(targets, inputs, strict=True)], tickangle=0 if len(table) <= 16 else None)
+ui.plot(fig, key="shifted_targets")
+losses = [-np.log(p.target_prob) for p in table]
+st.markdown(
+    f"Each bar is one training example, read from the same single pass; the loss on this sentence is the "
+    f"mean of −log P over all {len(table)} of them: **{float(np.mean(losses)):.3f}**."
+)
 
 ui.show_code(causal_mask, bidirectional_mask, padding_mask, Transformer.encode, Transformer.decode, Attention.forward,
              masking.perturbation_effect)

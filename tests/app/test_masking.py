@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import numpy as np
 import pytest
@@ -73,8 +74,13 @@ def test_defaults_show_four_masks_and_their_weights(app_page):
     cross = spec(at, "mask_cross")
     assert ticks(cross, "x")[0] == "reverse" and ticks(cross, "y")[0] == "[BOS]"
     assert array(cross["data"][0]["z"]).shape == (len(ticks(cross, "y")), len(ticks(cross, "x")))
-    for key in ("change_encoder", "change_decoder", "layers_encoder", "layers_decoder", "shifted_targets"):
+    for key in ("change_encoder", "change_decoder", "layers_encoder", "layers_decoder"):
         spec(at, key)
+    shifted = spec(at, "shifted_targets")  # tick labels: the target over the input it is predicted at
+    pairs = [re.fullmatch(r"<b>(.*)</b><br><span[^>]*>(.*)</span>", t).groups() for t in ticks(shifted, "x")]
+    words = ["the", "cat", "eats", "the", "fish", "in", "the", "house", "."]
+    assert [i for _, i in pairs] == ["[BOS]", *words] and [t for t, _ in pairs] == [*words, "[EOS]"]
+    assert np.all((array(shifted["data"][0]["y"]) > 0) & (array(shifted["data"][0]["y"]) <= 1))
     assert at.dataframe, "the prefix table is missing"
     assert any("Takeaway" in s.value or "only the mask differs" in s.value for s in at.success)
 
