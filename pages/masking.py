@@ -458,7 +458,9 @@ with bottom_right:
         st.caption(
             "Queries come from the decoder (it is writing the answer), keys from the encoder's output (the "
             "question). Every decoder position may look at the whole input; only padding would be blocked. "
-            "The causal rule applies to the decoder's own tokens, in its self-attention."
+            "The causal rule applies to the decoder's own tokens, in its self-attention. In the weights, look "
+            "for the alignment: to write each digit, a head reads the input digit it copies (for reverse, an "
+            "anti-diagonal)."
         )
 
 # --- the proof by perturbation ---------------------------------------------------------------------
@@ -587,7 +589,7 @@ else:
         ui.plot(chips.token_chips(masked_tokens, masked_ids, line_columns=36,
                                   special=[tokenizer().is_special(t) for t in masked_tokens]), key="mlm_chips")
     guesses = fill_ins(tuple(enc), tuple(chosen))
-    for p, column in zip(chosen, st.columns(MAX_BLANKS), strict=False):
+    for p, column in zip(chosen, st.columns(max(2, len(chosen))), strict=False):
         words = [names([i])[0] for i, _ in guesses[p]]
         probs = [prob for _, prob in guesses[p]]
         truth = sentence.tokens[p - 1]
