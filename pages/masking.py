@@ -480,6 +480,7 @@ if edit > n_words:
         f"{n_words}); changing position {edit_default} instead."
     )
     st.session_state["edit"] = edit = edit_default
+    url_state.bind("edit", edit_default)  # the link shows the position now used
     forget("word")
 vocabulary = replacement_words()
 old_word = sentence.tokens[edit - 1]
@@ -573,6 +574,7 @@ if valid != list(blanks):
     st.warning(f"Positions to hide must be between 1 and {n_words}, at most {MAX_BLANKS} of them; hiding "
                f"{', '.join(map(str, valid))} instead.")
     st.session_state["blank"] = valid
+    url_state.bind("blank", [default_blank(sentence.tokens)])
 m1, m2 = st.columns([2, 3])
 with m1:
     st.multiselect(

@@ -211,6 +211,7 @@ def test_out_of_range_positions_and_bad_digits_are_explained(app_page):
     assert "position to change is 9" in warnings and "positions 1 to 4" in warnings
     assert "between 1 and 4" in warnings and at.multiselect(key="blank").value == [2]  # "cat"
     assert at.selectbox(key="edit").value in range(1, 5)
+    assert "edit" not in at.query_params and "blank" not in at.query_params  # the link no longer says 9 or 7
     dec_bars = array(spec(at, "change_decoder")["data"][0]["y"])
     edit = at.selectbox(key="edit").value
     assert np.all(dec_bars[:edit] == 0.0)
