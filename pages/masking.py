@@ -166,9 +166,10 @@ def warn_unknown(sentence: Sentence, what: str) -> None:
         for name, words in WORD_CLASSES.items()
         if name not in ("dialogue", "punctuation")
     )
+    n_words = tokenizer().vocab_size - len(tokenizer().special_tokens)
     st.warning(
         f"{what}: {unknown} {'is' if len(set(sentence.unknown)) == 1 else 'are'} not in the tiny models' "
-        f"vocabulary of {tokenizer().vocab_size:,} words, so the word-level tokenizer turned "
+        f"vocabulary of {n_words:,} words, so the word-level tokenizer turned "
         f"{'it' if len(set(sentence.unknown)) == 1 else 'them'} into **[UNK]**: the models see only "
         f"“unknown word”. The page still runs; for meaningful predictions pick words from the "
         f"synthetic world, for example {classes}.",
