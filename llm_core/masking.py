@@ -101,7 +101,7 @@ def masked_attention(
 class Perturbation:
     """How far each position's hidden state moved when one input token was replaced."""
 
-    layers: list[str]  # row names of `change`: "embedding", "block 1", ..., "output"
+    layers: list[str]  # row names of `change`: "embedding", "layer 0", ..., "output"
     change: np.ndarray  # (L + 2, T) L2 norm of the change, per layer (rows) and position (columns)
     edited: list[int]  # positions whose input token differs
 
@@ -142,7 +142,7 @@ def perturbation_effect(
     before = _hidden_states(model, _row(ids, device), src_row)
     after = _hidden_states(model, _row(edited_ids, device), src_row)
     change = torch.stack([(a - b).norm(dim=-1) for a, b in zip(after, before, strict=True)])  # (L + 2, T)
-    names = ["embedding", *(f"block {i + 1}" for i in range(model.config.n_layer)), "output"]
+    names = ["embedding", *(f"layer {i}" for i in range(model.config.n_layer)), "output"]
     edited = [t for t, (a, b) in enumerate(zip(ids, edited_ids, strict=True)) if a != b]
     return Perturbation(layers=names, change=change.float().cpu().numpy(), edited=edited)
 

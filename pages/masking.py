@@ -338,8 +338,12 @@ def change_figure(result: masking.Perturbation, x: list[str], edit: int, title: 
 
 
 def layer_figure(result: masking.Perturbation, x: list[str], title: str) -> go.Figure:
-    return figures.heatmap(result.change, x, result.layers, title, x_title="Position", y_title="Layer",
-                           value_name="‖change‖", decimals=2, show_values=len(x) <= 12)
+    """Layer x position heatmap of ||Δh||; cells that did not move at all are marked with a 0."""
+    fig = figures.heatmap(result.change, x, result.layers, title, x_title="Position", y_title="After",
+                          value_name="‖change‖", decimals=4, show_values=False, height=120 + 60 * len(result.layers))
+    fig.data[0].update(text=np.where(result.change == 0, "0", ""), texttemplate="%{text}",
+                       textfont={"size": figures.FONT_SIZE - 2, "color": "white"})
+    return fig
 
 
 # --- the page --------------------------------------------------------------------------------------
@@ -520,9 +524,10 @@ with p2:
 
 with st.expander("Layer by layer: where the change spreads", expanded=False):
     st.markdown(
-        "Rows: the input embedding, the output of each block and the final output. At the embedding only the "
-        "edited position differs. Each attention layer lets the change travel along the allowed arrows of the "
-        "mask: in the encoder to every position after the first block, in the decoder only to the right."
+        "Rows: the input embedding, the output of each layer (block) and the final output; **0** marks a hidden "
+        "state that did not change at all. At the embedding only the edited position differs. Each attention "
+        "layer passes the change along the arrows the mask allows: in the encoder to every position from the "
+        "first layer on, in the decoder only to the positions after the edit."
     )
     h1, h2 = st.columns(2)
     with h1:

@@ -94,8 +94,11 @@ def test_decoder_outputs_before_the_edit_do_not_change_at_all(app_page, shipped)
     assert np.all(enc_bars > 0)
     assert np.all(dec_bars[:edit] == 0.0)  # exactly zero, as shown
     assert np.all(dec_bars[edit:] > 0)
-    layers = array(spec(at, "layers_decoder")["data"][0]["z"])
+    layers_fig = spec(at, "layers_decoder")
+    layers = array(layers_fig["data"][0]["z"])
+    assert ticks(layers_fig, "y") == ["embedding", "layer 0", "layer 1", "layer 2", "output"]
     assert np.all(layers[:, :edit] == 0.0)
+    assert np.array_equal(np.array(layers_fig["data"][0]["text"]) == "0", layers == 0.0)  # marked as unmoved
 
     # independent recomputation from two plain forward passes of the shipped decoder and encoder
     model, tok = shipped["decoder"]

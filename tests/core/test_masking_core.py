@@ -80,7 +80,8 @@ def test_decoder_positions_before_the_edit_do_not_move_at_all(models, edit):
     edited[edit] = (edited[edit] + 5) % V
     result = perturbation_effect(models["decoder"], IDS, edited)
     assert result.edited == [edit]
-    assert result.change.shape == (2 + 2, len(IDS))  # embedding, 2 blocks, output
+    assert result.layers == ["embedding", "layer 0", "layer 1", "output"]
+    assert result.change.shape == (2 + 2, len(IDS))
     assert np.all(result.change[:, :edit] == 0.0)  # exactly, not approximately
     assert np.all(result.change[:, edit:][1:] > 0.0)  # every block output from the edit on moves
     # the embedding differs only at the edited position
