@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -32,6 +32,8 @@ CHROMIUM_ARGS = [
 ]
 # The first run of a page may load a model on a busy 2-core machine.
 PAGE_TIMEOUT_MS = 120_000
+# `expect(...)` retries for 5 s by default: too short for a chart to draw on a loaded machine.
+expect.set_options(timeout=60_000)
 SERVER_START_S = 60
 
 
