@@ -125,7 +125,7 @@ def heatmap(
             go.Heatmap(
                 z=np.where(masked, 1.0, np.nan), x=list(range(z.shape[1])), y=list(range(z.shape[0])),
                 colorscale=[[0, MASKED_COLOR], [1, MASKED_COLOR]], showscale=False, customdata=custom,
-                hovertemplate=hover, text=text if show_values else None,
+                hovertemplate=hover, text=np.where(masked, text, "") if show_values else None,  # only its own cells
                 texttemplate="%{text}" if show_values else None,
                 textfont={"size": FONT_SIZE - 4, "color": "white"}, xgap=1, ygap=1,
                 name=f"masked ({MINUS_INF})", showlegend=True,
