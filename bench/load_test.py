@@ -3,6 +3,7 @@
     python bench/load_test.py                  # 30 students, 3 waves (a few minutes)
     python bench/load_test.py --quick          # 5 students, 2 waves, to try it out
     python bench/load_test.py --students 10 --waves 2 --json /tmp/load.json
+    python bench/load_test.py --server-option runner.postScriptGC=false   # try a server setting on both
 
 One server on this machine answers every student, as in a classroom. Real browsers would spend
 the machine's cores on their own rendering, so the students speak Streamlit's websocket
@@ -42,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -75,6 +77,10 @@ class Visit:
     run: RunResult
     edit: RunResult | None = None
     train: RunResult | None = None
+    # Server CPU seconds of the page run and of the edit, when one student is alone on the server:
+    # what a page costs, much less disturbed than its wall time by whatever else the machine runs.
+    run_cpu_s: float = float("nan")
+    edit_cpu_s: float = float("nan")
 
 
 @dataclass
@@ -164,10 +170,13 @@ class Gate:
             self.all_arrived.set()
 
 
-async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: float, train_on: str | None) -> None:
+async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: float, train_on: str | None,
+                  cpu: Callable[[], float] | None = None) -> None:
     """One student: open every page, type into its text box, train on `train_on` ("*": the first
     page with a train button). Starts when the gate opens. Every run is bounded by its timeout;
-    past `deadline` no new page is opened (the pages left are reported as not reached)."""
+    past `deadline` no new page is opened (the pages left are reported as not reached). With `cpu`
+    (the server's CPU clock; only meaningful alone) each run's server CPU time is recorded too."""
+    clock = cpu or (lambda: float("nan"))
     session = Session(url, timeout_s=RUN_TIMEOUT_S)
     try:
         await asyncio.wait_for(session.connect(), RUN_TIMEOUT_S)
@@ -180,7 +189,9 @@ async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: flo
     where = ""
     try:
         await gate.go.wait()
+        cpu_before = clock()
         first = await session.open("")
+        first_cpu = clock() - cpu_before
         pages = session.pages or [Page("", "", first.page_script_hash)]
         if not phase.pages:
             phase.pages = [p.url_path for p in pages]
@@ -189,8 +200,10 @@ async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: flo
             if time.monotonic() > deadline:
                 phase.not_reached += len(pages) - index
                 break
+            cpu_before = clock()
             run = first if index == 0 else await session.goto(page)
-            visit = Visit(phase.name, number, page.url_path, run)
+            visit = Visit(phase.name, number, page.url_path, run, run_cpu_s=first_cpu if index == 0 else
+                          clock() - cpu_before)
             phase.visits.append(visit)
             judge(run, f"{where}, open)", phase)
             if not run.ok:
@@ -198,7 +211,9 @@ async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: flo
             box = run.text_box()
             if box is not None and isinstance(box.value, str):
                 submit = run.form_submitter(box.form_id) if box.form_id else None
+                cpu_before = clock()
                 visit.edit = await session.type_text(box, typed_text(box.value, number, phase.name), submit)
+                visit.edit_cpu_s = clock() - cpu_before
                 judge(visit.edit, f"{where}, edit)", phase)
                 if not visit.edit.ok:
                     break
@@ -236,7 +251,8 @@ async def run_phase(server: Server, name: str, students: int, *, budget_s: float
     start, server_cpu, client_cpu = time.monotonic(), server.cpu(), time.process_time()
     deadline = start + budget_s
     sampler = asyncio.create_task(sample_peak(server, stop, phase))
-    tasks = [asyncio.create_task(student(server.url, n, phase, gate, deadline, train_on[n]))
+    cpu = server.cpu if students == 1 else None
+    tasks = [asyncio.create_task(student(server.url, n, phase, gate, deadline, train_on[n], cpu))
              for n in range(students)]
     try:
         await asyncio.wait_for(gate.all_arrived.wait(), RUN_TIMEOUT_S)
@@ -318,10 +334,10 @@ class AppReport:
         return [f"[{p.name}] {f}" for p in self.phases for f in p.failures]
 
 
-def learn_pages(cold: Phase) -> dict[str, PageFacts]:
-    """From the first pass: which pages have a text box, a train button, a figure."""
+def learn_pages(visits: list[Visit]) -> dict[str, PageFacts]:
+    """Which pages have a text box, a train button, a figure."""
     facts: dict[str, PageFacts] = {}
-    for visit in cold.visits:
+    for visit in visits:
         fact = facts.setdefault(visit.url_path, PageFacts())
         for run in (visit.run, visit.edit, visit.train):
             if run is None:
@@ -351,7 +367,7 @@ class Measurement:
         report = self.report
         report.phases.append(cold)
         report.pages = cold.pages
-        report.facts = learn_pages(cold)
+        report.facts = learn_pages(cold.visits)
         self.training_pages = [p for p in report.pages if report.facts.get(p, PageFacts()).has_train_button]
 
     async def alone(self) -> None:
@@ -387,6 +403,7 @@ class Measurement:
 
     def finish(self) -> AppReport:
         self.report.log_problems = self.server.log_problems()
+        self.report.facts = learn_pages([v for p in self.report.phases for v in p.visits])
         return self.report
 
 
@@ -424,16 +441,23 @@ def print_not_reached(reports: list[AppReport]) -> None:
                       "phase's time budget (--phase-budget)")
 
 
+def median_of(values: list[float]) -> float:
+    values = [v for v in values if v == v]
+    return statistics.median(values) if values else float("nan")
+
+
 def print_pages(report: AppReport) -> None:
-    print(f"\n{report.label}: per page under the burst (ms; fail: in every phase; KB/run: what one page run "
-          "sends, alone)")
+    print(f"\n{report.label}: per page under the burst; alone: wall time and the server's CPU time (ms); "
+          "fail: in every phase; KB/run: what one page run sends")
     print(f"  {'page':<18}{'run p50':>9}{'run p95':>9}{'edit p50':>9}{'edit p95':>9}{'alone run':>10}"
-          f"{'alone edit':>11}{'trains':>7}{'fail':>6}{'KB/run':>8}  kind")
+          f"{'alone edit':>11}{'CPU run':>8}{'CPU edit':>9}{'trains':>7}{'fail':>6}{'KB/run':>8}  kind")
     alone = report.phase("alone").visits
     failures = report.failures()
     for page in report.pages:
         failed = sum(f"] /{page} (" in f for f in failures)
         sizes = [v.run.bytes_received for v in alone if v.url_path == page]
+        run_cpu = median_of([v.run_cpu_s for v in alone if v.url_path == page])
+        edit_cpu = median_of([v.edit_cpu_s for v in alone if v.url_path == page and v.edit is not None])
         kilobytes = statistics.median(sizes) / 1000 if sizes else float("nan")
         burst = summary([v for v in report.burst_visits() if v.url_path == page])
         solo = summary([v for v in alone if v.url_path == page])
@@ -441,7 +465,8 @@ def print_pages(report: AppReport) -> None:
         kind = ", ".join(k for k, on in (("text box", fact.has_text_box), ("figure", fact.has_figure),
                                          ("training", fact.has_train_button)) if on) or "no text box"
         print(f"  {'/' + page:<18}{ms(burst['run_p50']):>9}{ms(burst['run_p95']):>9}{ms(burst['edit_p50']):>9}"
-              f"{ms(burst['edit_p95']):>9}{ms(solo['run_p50']):>10}{ms(solo['edit_p50']):>11}{burst['trains']:>7}"
+              f"{ms(burst['edit_p95']):>9}{ms(solo['run_p50']):>10}{ms(solo['edit_p50']):>11}{ms(run_cpu):>8}"
+              f"{ms(edit_cpu):>9}{burst['trains']:>7}"
               f"{failed:>6}{kilobytes:>8,.0f}  {kind}")
 
 
@@ -521,14 +546,18 @@ async def main(args: argparse.Namespace) -> int:
         log_dir = Path(args.log_dir) if args.log_dir else Path(tmp)
         log_dir.mkdir(parents=True, exist_ok=True)
         print(f"Load test: {args.students} students at once, {args.waves} wave(s), "
-              f"{'2 Chromium tabs in wave 1' if args.browsers else 'no browser tabs'}", flush=True)
+              f"{'2 Chromium tabs in wave 1' if args.browsers else 'no browser tabs'}"
+              + "".join(f", --{name} {value}" for name, value in args.server_option), flush=True)
         with contextlib.ExitStack() as servers:
             # Both servers stay up and the phases alternate, so that whatever else this machine is
             # doing weighs on both apps alike; an idle server costs nothing.
-            course = Measurement("course app", servers.enter_context(serve(APP, log_dir / "course_app.log")), args)
+            options = dict(args.server_option)
+            course_server = servers.enter_context(serve(APP, log_dir / "course_app.log", options=options))
+            course = Measurement("course app", course_server, args)
             await course.cold()
             minimal_server = servers.enter_context(
-                serve(MINIMAL_APP, log_dir / "minimal_app.log", ("--pages", str(max(1, len(course.report.pages))))))
+                serve(MINIMAL_APP, log_dir / "minimal_app.log", ("--pages", str(max(1, len(course.report.pages)))),
+                      options=options))
             minimal = Measurement("minimal app", minimal_server, args)
             await minimal.cold()
             for measurement in (minimal, course):
@@ -566,6 +595,13 @@ async def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def server_option(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not re.fullmatch(r"[a-zA-Z]+\.[a-zA-Z]+", name):
+        raise argparse.ArgumentTypeError(f"expected section.option=value, not {text!r}")
+    return name, value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, default=30, help="students at once in each wave (default 30)")
@@ -575,6 +611,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--alone-passes", type=int, default=2, help="passes of a single student, warm")
     parser.add_argument("--phase-budget", type=float, default=300.0, help="seconds one wave may take at most")
     parser.add_argument("--no-browsers", dest="browsers", action="store_false", help="skip the Chromium tabs")
+    parser.add_argument("--server-option", action="append", default=[], type=server_option, metavar="NAME=VALUE",
+                        help="a Streamlit option for both servers, e.g. runner.postScriptGC=false (repeatable)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--log-dir", help="keep the servers' logs here")
     args = parser.parse_args(argv)

@@ -92,12 +92,18 @@ def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
 
 
 @contextmanager
-def serve(script: str, log_path: Path, script_args: tuple[str, ...] = ()) -> Iterator[Server]:
-    """Run `script` (relative to the repository) with the repository's .streamlit/config.toml."""
+def serve(script: str, log_path: Path, script_args: tuple[str, ...] = (),
+          options: dict[str, str] | None = None) -> Iterator[Server]:
+    """Run `script` (relative to the repository) with the repository's .streamlit/config.toml.
+
+    `options` are more Streamlit config options for this server, e.g. {"runner.postScriptGC": "false"}.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    for name, value in (options or {}).items():
+        command += [f"--{name}", value]
     if script_args:
         command += ["--", *script_args]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
