@@ -11,6 +11,7 @@ the model does. Everything is returned as plain numpy arrays.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,29 +60,49 @@ def stack_name(model: Transformer) -> str:
     return "encoder" if model.config.arch == "encoder" else "decoder"
 
 
-def _run(model: Transformer, idx: torch.Tensor, patterns: list[str]) -> dict[str, torch.Tensor]:
-    """One forward pass of one sentence, recording the named hook points."""
-    with torch.no_grad(), capture(model, patterns) as acts:
-        model.hidden(idx.to(model.device))
-    return acts
-
-
-def _check_sentence(model: Transformer, ids: list[int]) -> torch.Tensor:
+def _check_sentence(model: Transformer, ids: Sequence[int]) -> torch.Tensor:
     if not ids:
         raise ValueError("the sentence has no tokens")
     if len(ids) > model.config.block_size:
         raise ValueError(f"the sentence has {len(ids)} tokens; this model reads at most {model.config.block_size}")
-    return torch.tensor([ids], dtype=torch.long)  # (1, T)
+    return torch.tensor([list(ids)], dtype=torch.long)  # (1, T)
+
+
+@dataclass(frozen=True)
+class SentenceRun:
+    """One forward pass of one sentence, recorded at the attention of every layer.
+
+    Everything a page shows about attention for this sentence (any layer, any head, step by
+    step) is computed from this record and the model's weights, so changing layer or head
+    never runs the model again.
+    """
+
+    ids: tuple[int, ...]
+    resid_pre: np.ndarray  # (L, T, C) each block's input
+    patterns: np.ndarray  # (L, H, T, T) attention weights, rows sum to 1
+    z: np.ndarray  # (L, H, T, d_k) each head's weighted sum of values
+    attn_out: np.ndarray  # (L, T, C) each layer's attention output, after W_o
 
 
 @torch.no_grad()
-def attention_patterns(model: Transformer, ids: list[int]) -> np.ndarray:
-    """Attention weights of every head of every layer for one sentence: (n_layer, n_head, T, T)."""
+def record(model: Transformer, ids: Sequence[int]) -> SentenceRun:
+    """Run the sentence once through the model and keep what attention saw and made at every layer."""
     idx = _check_sentence(model, ids)
     stack = stack_name(model)
-    acts = _run(model, idx, [f"{stack}.blocks.*.attn.hook_pattern"])
-    layers = [acts[f"{stack}.blocks.{i}.attn.hook_pattern"][0] for i in range(model.config.n_layer)]
-    return torch.stack(layers).float().cpu().numpy()  # (L, H, T, T)
+    names = ("hook_resid_pre", "attn.hook_pattern", "attn.hook_z", "hook_attn_out")
+    with capture(model, [f"{stack}.blocks.*.{name}" for name in names]) as acts:
+        model.hidden(idx.to(model.device))
+
+    def layers(name: str) -> np.ndarray:
+        per_layer = [acts[f"{stack}.blocks.{i}.{name}"][0] for i in range(model.config.n_layer)]
+        return torch.stack(per_layer).float().cpu().numpy()
+
+    return SentenceRun(tuple(ids), *(layers(name) for name in names))
+
+
+def attention_patterns(model: Transformer, ids: Sequence[int]) -> np.ndarray:
+    """Attention weights of every head of every layer for one sentence: (n_layer, n_head, T, T)."""
+    return record(model, ids).patterns
 
 
 def _head_slice(linear: torch.nn.Linear, head: int, d_k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,25 +114,23 @@ def _head_slice(linear: torch.nn.Linear, head: int, d_k: int) -> tuple[torch.Ten
 
 
 @torch.no_grad()
-def attention_steps(model: Transformer, ids: list[int], layer: int, head: int) -> AttentionSteps:
-    """Recompute one head's attention step by step from the layer's weights, and keep the model's own result.
+def attention_steps(model: Transformer, sentence: Sequence[int] | SentenceRun, layer: int, head: int) -> AttentionSteps:
+    """Recompute one head's attention step by step from the layer's weights, next to the model's own result.
 
-    The layer's input is read at the block's entry (`hook_resid_pre`) and passed through the
-    block's first layer norm when the model normalises before attention (GPT-2 style); a
-    post-norm model (BERT, MiniLM) feeds the residual stream to attention directly.
+    `sentence` is a list of token IDs, or the `record` of one (then the model does not run again).
+    The layer's input is the block's input (`hook_resid_pre`), passed through the block's first
+    layer norm when the model normalises before attention (GPT-2 style); a post-norm model (BERT,
+    MiniLM) feeds the residual stream to attention directly.
     """
     config = model.config
     if not 0 <= layer < config.n_layer:
         raise ValueError(f"layer {layer} does not exist; this model has layers 0 to {config.n_layer - 1}")
     if not 0 <= head < config.n_head:
         raise ValueError(f"head {head} does not exist; this model has heads 0 to {config.n_head - 1}")
-    idx = _check_sentence(model, ids)
+    run = sentence if isinstance(sentence, SentenceRun) else record(model, sentence)
     stack = stack_name(model)
     block = getattr(model, stack).blocks[layer]
-    prefix = f"{stack}.blocks.{layer}"
-    acts = _run(model, idx, [f"{prefix}.hook_resid_pre", f"{prefix}.attn.hook_z", f"{prefix}.attn.hook_pattern"])
-
-    resid = acts[f"{prefix}.hook_resid_pre"][0]  # (T, C)
+    resid = torch.from_numpy(run.resid_pre[layer]).to(model.device)  # (T, C)
     X = block.ln_1(resid) if block.pre_norm else resid  # (T, C)
     d_k = config.head_size
     attn = block.attn
@@ -124,7 +143,7 @@ def attention_steps(model: Transformer, ids: list[int], layer: int, head: int) -
     V = X @ W_v + b_v  # (T, d_k)
     scores = Q @ K.T  # (T, T): how well each query matches each key
     scaled = scores / math.sqrt(d_k)  # keeps the spread of the scores near 1 whatever d_k is
-    T = len(ids)
+    T = X.shape[0]
     allowed = torch.ones(T, T, dtype=torch.bool, device=X.device)
     if stack == "decoder":
         allowed = allowed.tril()  # a decoder token sees itself and the tokens before it
@@ -139,8 +158,7 @@ def attention_steps(model: Transformer, ids: list[int], layer: int, head: int) -
         layer=layer, head=head, X=np_(X), W_q=np_(W_q), W_k=np_(W_k), W_v=np_(W_v),
         b_q=np_(b_q), b_k=np_(b_k), b_v=np_(b_v), Q=np_(Q), K=np_(K), V=np_(V),
         scores=np_(scores), scaled=np_(scaled), masked=np_(masked), weights=np_(weights), output=np_(output),
-        model_output=np_(acts[f"{prefix}.attn.hook_z"][0, head]),
-        model_weights=np_(acts[f"{prefix}.attn.hook_pattern"][0, head]),
+        model_output=run.z[layer, head], model_weights=run.patterns[layer, head],
     )  # fmt: skip
 
 
@@ -157,23 +175,16 @@ class MultiHeadOutput:
 
 
 @torch.no_grad()
-def multi_head_output(model: Transformer, ids: list[int], layer: int) -> MultiHeadOutput:
+def multi_head_output(model: Transformer, sentence: Sequence[int] | SentenceRun, layer: int) -> MultiHeadOutput:
     """Concatenate one layer's heads and apply its output projection, next to the model's own result."""
-    idx = _check_sentence(model, ids)
-    stack = stack_name(model)
-    prefix = f"{stack}.blocks.{layer}"
-    acts = _run(model, idx, [f"{prefix}.attn.hook_z", f"{prefix}.hook_attn_out"])
-    z = acts[f"{prefix}.attn.hook_z"][0]  # (H, T, d_k)
+    run = sentence if isinstance(sentence, SentenceRun) else record(model, sentence)
+    z = run.z[layer]  # (H, T, d_k)
     H, T, d_k = z.shape
-    concat = z.transpose(0, 1).reshape(T, H * d_k)  # (T, H * d_k): head 0's columns first
-    W_o = getattr(model, stack).blocks[layer].attn.W_o
-    b_o = W_o.bias if W_o.bias is not None else torch.zeros(W_o.out_features, device=concat.device)
-    output = concat @ W_o.weight.T + b_o  # (T, C)
-    return MultiHeadOutput(
-        heads=z.float().cpu().numpy(), concat=concat.float().cpu().numpy(),
-        W_o=W_o.weight.T.float().cpu().numpy(), b_o=b_o.float().cpu().numpy(),
-        output=output.float().cpu().numpy(), model_output=acts[f"{prefix}.hook_attn_out"][0].float().cpu().numpy(),
-    )  # fmt: skip
+    concat = z.transpose(1, 0, 2).reshape(T, H * d_k)  # (T, H * d_k): head 0's columns first
+    W_o = getattr(model, stack_name(model)).blocks[layer].attn.W_o
+    weight = W_o.weight.T.float().cpu().numpy()  # (H * d_k, C)
+    bias = W_o.bias.float().cpu().numpy() if W_o.bias is not None else np.zeros(W_o.out_features, np.float32)
+    return MultiHeadOutput(z, concat, weight, bias, concat @ weight + bias, run.attn_out[layer])
 
 
 @dataclass(frozen=True)

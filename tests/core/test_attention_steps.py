@@ -15,6 +15,7 @@ from llm_core.attention_steps import (
     attention_steps,
     hide_positions,
     multi_head_output,
+    record,
     scaling_demo,
 )
 from llm_core.config import ModelConfig
@@ -55,6 +56,10 @@ def test_every_step_matches_the_hooks_and_sdpa(arch, norm):
         assert (s.weights[np.triu_indices(len(IDS), 1)] == 0).all()
     # the head's slice of W_q really is the lecture's X @ W_q
     np.testing.assert_allclose(s.X @ s.W_q + s.b_q, s.Q, atol=1e-5)
+    # from one recorded forward pass, any layer and head comes out the same without running the model again
+    run = record(model, IDS)
+    np.testing.assert_allclose(attention_steps(model, run, layer, head).output, s.output, atol=1e-6)
+    np.testing.assert_allclose(run.patterns[layer, head], acts[f"{prefix}.hook_pattern"][0, head].numpy(), atol=1e-6)
 
 
 def test_multi_head_output_is_the_layers_own_attention_output():
