@@ -1,0 +1,422 @@
+"""3. Attention: softmax(QK^T / sqrt(d_k)) V, one matrix at a time, then every head of every layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from llm_core.attention_steps import (
+    AttentionSteps,
+    MultiHeadOutput,
+    ScalingDemo,
+    SentenceRun,
+    attention_steps,
+    hide_positions,
+    multi_head_output,
+    random_scores,
+    record,
+    scaling_demo,
+    softmax,
+)
+from llm_core.model import Attention
+from pages.common import attention_figures as af
+from pages.common import figures, limits, models, ui, url_state
+
+DEFAULT_TEXT = "the cat is hungry , so it eats the fish ."
+STEPS = ("X", "W_q, W_k, W_v", "Q, K, V", "QK^T", "÷ √d_k", "softmax", "weights × V")
+D_K_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+N_KEYS = 8  # keys in the sqrt(d_k) demo
+
+
+# --- cached computation: one forward pass per (model, sentence), shared by every session -----------
+# Figures are cached as plain dicts keyed by primitive arguments: building a Plotly figure costs far
+# more than drawing a cached one, and a layer or head change should answer at once.
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def record_for(label: str, text: str) -> SentenceRun:
+    """The sentence's one forward pass, recorded at every layer's attention; a layer or head change reuses it."""
+    tm = models.text_model(label)
+    return record(tm.model, tm.encode(text).ids)
+
+
+def patterns_for(label: str, text: str) -> np.ndarray:
+    """Every head's weights for the sentence: (n_layer, n_head, T, T)."""
+    return record_for(label, text).patterns
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def shown_patterns(label: str, text: str, hide_special: bool) -> tuple[np.ndarray, list[int], np.ndarray | None]:
+    """The weights as the head views show them: (L, H, K, K), the K positions kept, and the hidden share."""
+    patterns = patterns_for(label, text)
+    tokens = models.text_model(label).encode(text).tokens
+    keep = [i for i, t in enumerate(tokens) if not (hide_special and t in models.STRUCTURAL_TOKENS)]
+    if len(keep) < 2 or len(keep) == len(tokens):
+        return patterns, list(range(len(tokens))), None
+    weights, hidden = hide_positions(patterns, keep)
+    return weights, keep, hidden
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def steps_for(label: str, text: str, layer: int, head: int) -> AttentionSteps:
+    return attention_steps(models.text_model(label).model, record_for(label, text), layer, head)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def heads_for(label: str, text: str, layer: int) -> MultiHeadOutput:
+    return multi_head_output(models.text_model(label).model, record_for(label, text), layer)
+
+
+def token_labels(label: str, text: str) -> list[str]:
+    return af.label_tokens(models.text_model(label).encode(text).tokens)
+
+
+def _matrix(z, rows, cols, title, *, x_title, y_title, value_name="value", diverging=True, clip=False) -> dict:
+    """One labelled heatmap as a dict. `clip` saturates the colours at the 99th percentile of |z|: a few
+    huge dimensions (MiniLM has some) would otherwise wash every other cell out to white."""
+    zmin, zmax = (0, 1) if not diverging else (None, None)
+    if clip:
+        finite = np.abs(z[np.isfinite(z)])
+        zmax = float(max(np.percentile(finite, 99), 1e-6)) if finite.size else 1.0
+        zmin = -zmax
+    fig = figures.heatmap(z, cols, rows, title, x_title=x_title, y_title=y_title, value_name=value_name,
+                          diverging=diverging, zmin=zmin, zmax=zmax)
+    af.sparse_ticks(fig, "x", len(cols))
+    af.sparse_ticks(fig, "y", len(rows))
+    return fig.to_dict()
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def step_figures(label: str, text: str, layer: int, head: int | None, step: str) -> list[dict]:
+    """The heatmaps of one step of the computation (one to three of them). X is the same for every head of
+    a layer, so it is asked for with head None and built once per layer."""
+    s = steps_for(label, text, layer, head or 0)
+    labels = token_labels(label, text)
+    T, C, d_k = s.X.shape[0], s.X.shape[1], s.d_k
+    dims, head_dims = [str(i) for i in range(C)], [str(i) for i in range(d_k)]
+    pair = {"x_title": "key (attended to)", "y_title": "query (attending)"}
+    if step == "X":
+        return [_matrix(s.X, labels, dims, f"X: the input of layer {layer} ({T} × {C})",
+                        x_title="dimension", y_title="token", clip=True)]
+    if step == "W_q, W_k, W_v":
+        weights = (("W_q", s.W_q), ("W_k", s.W_k), ("W_v", s.W_v))
+        return [_matrix(W, dims, head_dims, f"{name} ({C} × {d_k})", x_title="head dimension",
+                        y_title="input dimension", clip=True) for name, W in weights]
+    if step == "Q, K, V":
+        qkv = (("Q", s.Q), ("K", s.K), ("V", s.V))
+        return [_matrix(M, labels, head_dims, f"{name} = X W_{name.lower()} ({T} × {d_k})",
+                        x_title="head dimension", y_title="token", clip=True) for name, M in qkv]
+    if step == "QK^T":
+        return [_matrix(s.scores, labels, labels, f"Scores QK^T ({T} × {T})", value_name="q·k", **pair)]
+    if step == "÷ √d_k":
+        return [_matrix(s.masked, labels, labels, f"Scaled scores QK^T / √{d_k}", value_name="score", **pair)]
+    if step == "softmax":
+        return [_matrix(s.weights, labels, labels, "Weights: softmax of each row", value_name="weight",
+                        diverging=False, **pair)]
+    return [_matrix(s.output, labels, head_dims, f"Output = weights × V ({T} × {d_k})", x_title="head dimension",
+                    y_title="token")]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def grid_figure(label: str, text: str, hide_special: bool) -> dict:
+    weights, keep, _ = shown_patterns(label, text, hide_special)
+    labels = token_labels(label, text)
+    n_head = weights.shape[1]
+    return af.head_grid(weights, [labels[i] for i in keep], cell_px=75 if n_head > 6 else 150).to_dict()
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def head_figure(label: str, text: str, hide_special: bool, layer: int, head: int) -> dict:
+    weights, keep, _ = shown_patterns(label, text, hide_special)
+    labels = [token_labels(label, text)[i] for i in keep]
+    fig = figures.heatmap(weights[layer, head], labels, labels, f"Layer {layer}, head {head}",
+                          x_title="key (attended to)", y_title="query (attending)", zmin=0, zmax=1)
+    return fig.to_dict()
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def lines_figure(label: str, text: str, hide_special: bool, layer: int, head: int, query: int) -> dict:
+    weights, keep, _ = shown_patterns(label, text, hide_special)
+    labels = [token_labels(label, text)[i] for i in keep]
+    return af.token_lines(weights[layer, head], labels, query, title=f"Where “{labels[query]}” looks").to_dict()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def shapes_figure(n_head: int, T: int, d_k: int, C: int) -> dict:
+    return af.multi_head_shapes(n_head, T, d_k, C, title="Multi-head attention, drawn to scale").to_dict()
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def scaling_curves() -> tuple[ScalingDemo, dict, dict]:
+    """The √d_k demo's curves over every d_k, and their two figures."""
+    curves = scaling_demo(list(D_K_CHOICES), n_keys=N_KEYS)
+    spread = figures.line_chart(curves.d_k, {"QK^T": curves.score_std, "QK^T / √d_k": curves.scaled_score_std},
+                                "Spread of the scores as d_k grows", x_title="d_k (log scale)",
+                                y_title="standard deviation", log_x=True, decimals=2, height=400)
+    peak = figures.line_chart(curves.d_k, {"unscaled": curves.max_weight, "scaled": curves.scaled_max_weight},
+                              "Largest softmax weight (mean)", x_title="d_k (log scale)", y_title="weight",
+                              log_x=True, decimals=3, height=400)
+    for fig in (spread, peak):
+        fig.update_xaxes(tickvals=list(D_K_CHOICES[::2]), ticktext=[str(d) for d in D_K_CHOICES[::2]])
+        fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0})
+    peak.update_yaxes(range=[0, 1.02])
+    return curves, spread.to_dict(), peak.to_dict()
+
+
+def mark_d_k(figure: dict, curves: ScalingDemo, d_k: int, series: tuple[list[float], list[float]]) -> dict:
+    """A copy of a curve figure with the chosen d_k marked on both curves."""
+    i = curves.d_k.index(d_k)
+    marker = {"type": "scatter", "x": [d_k, d_k], "y": [series[0][i], series[1][i]], "mode": "markers",
+              "name": f"d_k = {d_k}", "marker": {"size": 16, "color": "#000000", "symbol": "circle-open",
+                                                 "line": {"width": 3}},
+              "hovertemplate": "d_k = %{x}: %{y:.3f}<extra></extra>"}  # fmt: skip
+    return {**figure, "data": [*figure["data"], marker]}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def example_figure(d_k: int, scale: bool) -> tuple[dict, float, float, float]:
+    """One random query against N_KEYS keys: the softmax weights, and the score range and top weight."""
+    raw = random_scores(d_k, N_KEYS)
+    scores = raw / np.sqrt(d_k) if scale else raw
+    weights = softmax(scores)
+    fig = figures.bar_chart([f"key {i}" for i in range(N_KEYS)], weights,
+                            f"One query, {N_KEYS} random keys, d_k = {d_k}", x_title="key",
+                            y_title="softmax weight", highlight=int(weights.argmax()), decimals=3, height=380)
+    fig.update_yaxes(range=[0, 1.02])
+    return fig.to_dict(), float(scores.min()), float(scores.max()), float(weights.max())
+
+
+def select_head_from_grid() -> None:
+    """A box dragged over one tile of the small multiples makes that head the enlarged one."""
+    selection = st.session_state.get("head_grid", {}).get("selection", {})
+    boxes = selection.get("box", [])
+    if not boxes or "_grid_tokens" not in st.session_state:
+        return
+    box = boxes[-1]
+    xs = box.get("x") or [box.get("x0", 0), box.get("x1", 0)]
+    ys = box.get("y") or [box.get("y0", 0), box.get("y1", 0)]
+    layer, head = af.grid_cell_to_head(sum(xs) / 2, sum(ys) / 2, st.session_state["_grid_tokens"])
+    config = models.text_model(st.session_state["model"]).config
+    if 0 <= layer < config.n_layer and 0 <= head < config.n_head:
+        st.session_state["layer"], st.session_state["head"] = layer, head
+
+
+# --- the page ---------------------------------------------------------------------------------------
+
+ui.page_header(
+    "3. Attention",
+    "How each token builds its context vector from all tokens: the attention formula computed one matrix at a "
+    "time on a real trained layer, why the scores are divided by √d_k, and every head of every layer at once.",
+)
+st.latex(r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^T}{\sqrt{d_k}}\right)V,"
+         r"\qquad Q = XW_q,\; K = XW_k,\; V = XW_v")
+
+choices = models.available()
+model_label = url_state.bind("model", default=choices[0], options=choices)
+text = url_state.bind("text", default=DEFAULT_TEXT, max_chars=limits.TEXT_CHARS.maximum)
+left, right = st.columns([1, 3])
+with left:
+    st.selectbox("Model", choices, key="model", help="; ".join(f"{k}: {v}" for k, v in models.DESCRIPTIONS.items()))
+with right:
+    st.text_input("Sentence", key="text", max_chars=limits.TEXT_CHARS.maximum,
+                  help=f"At most {limits.SENTENCE_TOKENS.maximum} tokens, special tokens included.")
+tm = models.text_model(model_label)
+config = tm.config
+st.caption(f"**{model_label}**: {models.DESCRIPTIONS[model_label]}. Width C = {config.n_embd}, so each of the "
+           f"{config.n_head} heads has d_k = {config.n_embd} / {config.n_head} = {config.head_size}.")
+
+# Layer and head depend on the model: clamp a value left over from a bigger model before the widgets exist.
+for key, count in (("layer", config.n_layer), ("head", config.n_head)):
+    if st.session_state.get(key, 0) >= count:
+        st.session_state[key] = count - 1
+layer = url_state.bind("layer", default=0, min_value=0, max_value=config.n_layer - 1)
+head = url_state.bind("head", default=0, min_value=0, max_value=config.n_head - 1)
+hide_special = url_state.bind("hide_special", default=False)
+c1, c2, c3 = st.columns([4, 4, 3], vertical_alignment="bottom")
+with c1:
+    st.slider("Layer", 0, config.n_layer - 1, key="layer", disabled=config.n_layer == 1)
+with c2:
+    st.slider("Head", 0, config.n_head - 1, key="head", disabled=config.n_head == 1)
+with c3:
+    st.toggle("Hide special tokens", key="hide_special",
+              help="Leave out [CLS], [SEP], [BOS] and [EOS] in the head views, each row renormalised over the rest. "
+                   "[UNK] stays: it stands for a word of your sentence.")
+
+problem = None
+try:
+    cleaned = limits.check_text(text)
+    encoding = tm.encode(cleaned)
+    limits.SENTENCE_TOKENS.check(len(encoding.ids))
+    if len(encoding.ids) > config.block_size:
+        raise limits.LimitError(f"The sentence is {len(encoding.ids)} tokens long; {model_label} reads at most "
+                                f"{config.block_size}. Shorten it.")
+except limits.LimitError as why:
+    problem = str(why)
+if problem is not None:
+    ui.show_error(f"{problem} The attention views below need a sentence; the √d_k demo still works.")
+else:
+    tokens = encoding.tokens
+    unknown = [cleaned[a:b] for t, (a, b) in zip(tokens, encoding.offsets, strict=True) if t == "[UNK]"]
+    if unknown:
+        quoted = ", ".join(f"“{af.markdown_literal(w)}”" for w in unknown[:10])
+        st.info(f"Not in {model_label}'s vocabulary, read as [UNK]: {quoted}. "
+                "The model still attends to [UNK] like any other token.", icon=":material/help:")
+    labels = af.label_tokens(tokens)
+
+# --- 1. one head, step by step ------------------------------------------------------------------------
+
+st.header("1 · One head, step by step")
+st.markdown(
+    "Walk through the formula for the layer and head chosen above, one matrix at a time. Rows are the tokens of "
+    "your sentence; hover any cell for its exact value. Red is positive, blue negative; the colours of the "
+    "larger matrices stop at the 99th percentile, so a few extreme numbers do not wash out the rest."
+)
+step = url_state.bind("step", default=STEPS[0], options=STEPS)
+
+
+def move(delta: int) -> None:
+    st.session_state["step"] = STEPS[(STEPS.index(st.session_state["step"]) + delta) % len(STEPS)]
+
+
+b1, b2, b3 = st.columns([8, 1, 1], vertical_alignment="center")
+with b1:
+    st.segmented_control("Step", STEPS, key="step", required=True, label_visibility="collapsed")
+with b2:
+    st.button("◀ Back", key="step_back", on_click=move, args=(-1,), width="stretch")
+with b3:
+    st.button("Next ▶", key="step_next", on_click=move, args=(1,), width="stretch")
+
+if problem is None:
+    s = steps_for(model_label, cleaned, layer, head)
+    T, C, d_k = s.X.shape[0], s.X.shape[1], s.d_k
+    shapes = {
+        "X": f"X {T}×{C}", "W_q, W_k, W_v": f"W_q, W_k, W_v {C}×{d_k}", "Q, K, V": f"Q, K, V {T}×{d_k}",
+        "QK^T": f"QK^T {T}×{T}", "÷ √d_k": f"÷ √{d_k}", "softmax": f"softmax {T}×{T}",
+        "weights × V": f"output {T}×{d_k}",
+    }  # fmt: skip
+    st.markdown("Shapes: " + " → ".join(f"**:orange[{v}]**" if k == step else v for k, v in shapes.items()))
+    explain = {
+        "X": f"Each row is one token's vector as it enters layer {layer}: its embedding plus its position"
+             + (", reworked by the layers before" if layer else "")
+             + (", then normalised by the layer norm" if config.norm == "pre" else "")
+             + f". **{T} × {C}**: {T} tokens, {C} numbers each.",
+        "W_q, W_k, W_v": f"Three **trained** matrices of head {head}, the same for every token. Each turns a "
+                         f"{C}-number token vector into {d_k} numbers: a query (what the token looks for), a key "
+                         f"(what it offers) and a value (what it passes on). A bias is added after the product.",
+        "Q, K, V": f"Every token's query, key and value: **{T} × {C}** times **{C} × {d_k}** gives **{T} × {d_k}**.",
+        "QK^T": f"Cell (i, j) is token i's query dotted with token j's key, large when they point the same way. "
+                f"**{T} × {d_k}** times **{d_k} × {T}** gives **{T} × {T}**: a score for every pair of tokens.",
+        "÷ √d_k": f"Every score divided by √d_k = √{d_k} ≈ {np.sqrt(d_k):.2f}, which keeps their spread near 1 "
+                  "(section 2 shows why)."
+                  + (" The decoder's causal mask then sets every future position to −∞ (dark cells), so after "
+                     "the softmax no token sees what comes after it." if np.isneginf(s.masked).any() else ""),
+        "softmax": "The softmax turns each row into positive weights that **sum to 1**: how much of its context "
+                   f"each token takes from every token (row sums here: {s.weights.sum(axis=1).min():.4f} to "
+                   f"{s.weights.sum(axis=1).max():.4f}).",
+        "weights × V": f"Each token's context vector: the value rows averaged with its attention weights. "
+                       f"**{T} × {T}** times **{T} × {d_k}** gives **{T} × {d_k}**.",
+    }  # fmt: skip
+    step_figs = step_figures(model_label, cleaned, layer, None if step == "X" else head, step)
+    if len(step_figs) == 3:
+        for col, fig, name in zip(st.columns(3), step_figs, ("a", "b", "c"), strict=True):
+            with col:
+                ui.plot(fig, key=f"step_fig_{name}")
+        st.markdown(explain[step])
+    else:
+        fig_col, text_col = st.columns([3, 1])
+        with fig_col:
+            ui.plot(step_figs[0], key="step_fig_a")
+        with text_col:
+            st.markdown(explain[step])
+            if step == "weights × V":
+                st.success(
+                    f"Computed here step by step, and equal to the output that layer {layer} produced for head "
+                    f"{head} inside the model (largest difference {s.max_difference:.1e}).",
+                    icon=":material/check_circle:",
+                )
+
+# --- 2. why sqrt(d_k) ---------------------------------------------------------------------------------
+
+st.header("2 · Why divide by √d_k")
+st.markdown(
+    "Take random queries and keys whose numbers have variance 1. A dot product adds up d_k such products, so its "
+    "spread grows like √d_k. Large scores push the softmax to give one key nearly everything (it saturates), "
+    "and a saturated softmax barely changes when training nudges the scores. Dividing by √d_k keeps the spread "
+    "at 1 whatever the size."
+)
+d_k_demo = url_state.bind("dk", default=64, options=D_K_CHOICES)
+scale = url_state.bind("scale", default=True)
+k1, k2 = st.columns([3, 1], vertical_alignment="bottom")
+with k1:
+    st.select_slider("d_k (length of the query and key vectors)", D_K_CHOICES, key="dk")
+with k2:
+    st.toggle("Divide by √d_k", key="scale")
+curves, spread_fig, peak_fig = scaling_curves()
+example, low, high, top = example_figure(d_k_demo, scale)
+g1, g2 = st.columns(2)
+with g1:
+    ui.plot(example, key="dk_example")
+    st.caption(f"{'Scaled' if scale else 'Unscaled'} scores from {low:.1f} to {high:.1f}; the largest weight "
+               f"is {top:.2f}.")
+with g2:
+    ui.plot(mark_d_k(peak_fig, curves, d_k_demo, (curves.max_weight, curves.scaled_max_weight)),
+            key="dk_saturation")
+ui.plot(mark_d_k(spread_fig, curves, d_k_demo, (curves.score_std, curves.scaled_score_std)), key="dk_spread")
+st.caption(f"Averages over 256 random queries with {N_KEYS} keys each. Evenly spread weights would be "
+           f"{1 / N_KEYS:.3f} each; a largest weight near 1 means the softmax has saturated.")
+
+# --- 3. many heads ------------------------------------------------------------------------------------
+
+st.header("3 · Every head of every layer")
+if problem is not None:
+    st.info("Type a sentence above to see the heads.", icon=":material/keyboard:")
+else:
+    weights, keep, hidden_share = shown_patterns(model_label, cleaned, hide_special)
+    if hide_special and hidden_share is None:
+        st.caption("Nothing to hide: this sentence has no special tokens besides the words, "
+                   "or hiding them would leave fewer than two tokens.")
+    L, H = config.n_layer, config.n_head
+    st.markdown(
+        f"Each square is one head's weights over your sentence ({len(keep)} × {len(keep)}: query rows, key "
+        f"columns). The heads of a layer read the same input side by side and learn different patterns. "
+        f"**Drag a box over a square** (or use the sliders at the top) to enlarge it below."
+    )
+    st.session_state["_grid_tokens"] = len(keep)  # for the box-selection callback
+    st.plotly_chart(af.frame_head(grid_figure(model_label, cleaned, hide_special), len(keep), layer, head),
+                    key="head_grid", on_select=select_head_from_grid, selection_mode="box",
+                    width="stretch", config=figures.PLOTLY_CONFIG)
+    if hidden_share is not None:
+        st.caption(f"Special tokens hidden and each row renormalised over the rest. In layer {layer}, head {head} "
+                   f"the hidden tokens took {hidden_share[layer, head].mean():.0%} of the weight on average.")
+
+    n_shown = len(keep)
+    if st.session_state.get("token", 0) >= n_shown:
+        st.session_state["token"] = 0
+    query = url_state.bind("token", default=0, min_value=0, max_value=n_shown - 1)
+    big, lines = st.columns([3, 2])
+    with big:
+        ui.plot(head_figure(model_label, cleaned, hide_special, layer, head), key="head_big")
+    with lines:
+        st.selectbox("Where does this token look?", list(range(n_shown)), key="token",
+                     format_func=lambda i: f"{keep[i]}: {tokens[keep[i]]}")
+        ui.plot(lines_figure(model_label, cleaned, hide_special, layer, head, query), key="token_lines")
+
+    st.subheader("Heads together: concatenate, then project")
+    mh = heads_for(model_label, cleaned, layer)
+    T = len(tokens)
+    ui.plot(shapes_figure(H, T, config.head_size, config.n_embd), key="mh_shapes")
+    st.markdown(
+        f"The {H} heads of layer {layer} each give a **{T} × {config.head_size}** output. Side by side they make "
+        f"one **{T} × {H * config.head_size}** matrix, which the trained output projection W_o "
+        f"(**{H * config.head_size} × {config.n_embd}**) mixes into the layer's output, **{T} × {config.n_embd}**: "
+        f"one vector per token again, added to the token's running representation. Recomputed here from the "
+        f"heads, it matches the model's own attention output "
+        + (f"to within {gap:.1e}." if (gap := float(np.abs(mh.output - mh.model_output).max())) else "exactly.")
+    )
+
+ui.takeaway(
+    "Attention lets every token gather a context vector from all tokens: queries meet keys in QK^T, dividing by "
+    "√d_k keeps the softmax from saturating, and the weights (each row sums to 1) average the values. Multi-head "
+    "attention runs several such heads in parallel, each with its own W_q, W_k, W_v, and mixes them with W_o."
+)
+ui.show_code(record, attention_steps, Attention.forward)
