@@ -1,0 +1,330 @@
+"""2. Embeddings: the lookup table from token ID to vector, and how training puts similar words close together."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from llm_core.data import word_class
+from llm_core.device import pick_device
+from llm_core.embeddings import (
+    MINILM_REPRESENTATIONS,
+    PROJECTIONS,
+    class_agreement,
+    cosine_similarity_matrix,
+    embedding_matrix,
+    embedding_rows,
+    embedding_training,
+    minilm_word_vectors,
+    nearest_neighbours,
+    project,
+    vocabulary_words,
+)
+from pages.common import attention_figures as af
+from pages.common import embedding_figures as ef
+from pages.common import figures, limits, models, training, ui, url_state
+
+DEFAULT_TEXT = "the cat eats the fish ."
+DEFAULT_WORD = "cat"
+DEFAULT_WORDS = (
+    "cat, dog, horse, cow, rabbit, mouse, bird, fox, bear, frog, "
+    "apple, banana, bread, cheese, rice, soup, milk, cake, "
+    "red, blue, green, yellow, black, white, pink, "
+    "house, garden, forest, river, school, market, village, farm, "
+    "runs, sleeps, eats, swims, sings, walks, "
+    "one, two, three, four, five, six"
+)
+SIMILARITY_WORDS = ("cat", "dog", "horse", "apple", "bread", "red", "blue", "house", "garden")
+N_NEIGHBOURS = 8
+TRAIN_DIMS = (2, 4, 8, 16, 32, 64)
+TRAIN_STEPS, TRAIN_SECONDS = 300, 20
+
+
+def parse_words(raw: str) -> list[str]:
+    """A typed word list: split on commas and spaces, lower-cased, each word once, in order."""
+    words = [w.strip().lower() for w in raw.replace("\n", ",").replace(" ", ",").split(",")]
+    return list(dict.fromkeys(w for w in words if w))
+
+
+# --- cached data and figures, keyed by primitive arguments -------------------------------------------
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def lookup_figure(label: str, text: str) -> tuple[dict, pd.DataFrame]:
+    """The rows a sentence looks up, as a heatmap, and the token -> ID table."""
+    tm = models.text_model(label)
+    encoding = tm.encode(text)
+    rows = embedding_rows(tm.model, encoding.ids)  # (T, C)
+    labels = [f"{af.escape(t)} (ID {i})" for t, i in zip(encoding.tokens, encoding.ids, strict=True)]
+    T, C = rows.shape
+    fig = figures.heatmap(rows, [str(c) for c in range(C)], labels,
+                          f"The {T} rows your sentence looks up ({T} × {C})", x_title="embedding dimension",
+                          y_title="token (ID)", value_name="value", diverging=True)  # fmt: skip
+    af.sparse_ticks(fig, "x", C)
+    table = pd.DataFrame({"token": encoding.tokens, "ID": encoding.ids})
+    return fig.to_dict(), table
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def tiny_vectors(label: str, trained: bool) -> tuple[list[str], list[str], np.ndarray]:
+    """(words, classes, embedding rows) of the tiny model's vocabulary, after or before training."""
+    name = models.TINY_MODELS[label]
+    model, tokenizer, _ = models.tiny(name)
+    words, ids, classes = vocabulary_words(tokenizer)
+    table = embedding_matrix(model if trained else models.untrained_tiny(name))  # (V, C)
+    return words, classes, table[ids]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def minilm_vectors(words: tuple[str, ...], representation: str) -> np.ndarray:
+    return minilm_word_vectors(models.minilm(), words, representation)
+
+
+@st.cache_data(max_entries=64, show_spinner="Projecting…")
+def projected(vectors: np.ndarray, method: str, dims: int) -> np.ndarray:
+    """The projection of a set of vectors (cached by their content: t-SNE takes a second or two)."""
+    return project(vectors, method, dims)
+
+
+def point_set(label: str, trained: bool, words_raw: str, representation: str):
+    """(words, classes, vectors) of one plot: a tiny model's vocabulary, or MiniLM on the word list."""
+    if label == models.MINILM:
+        words = tuple(parse_words(words_raw))
+        classes = [word_class(w) or ef.OTHER for w in words]
+        return list(words), classes, minilm_vectors(words, representation)
+    return tiny_vectors(label, trained)
+
+
+def neighbours_table(query: str, words: list[str], classes: list[str], vectors: np.ndarray) -> pd.DataFrame:
+    found = nearest_neighbours(vectors[words.index(query)], vectors, words, N_NEIGHBOURS, exclude=query)
+    klass = dict(zip(words, classes, strict=True))
+    return pd.DataFrame({"word": [n.word for n in found], "class": [klass[n.word] for n in found],
+                         "cosine": [round(n.cosine, 3) for n in found]},
+                        index=pd.RangeIndex(1, len(found) + 1, name="rank"))  # fmt: skip
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def projection_view(label: str, trained: bool, words_raw: str, representation: str, method: str, dims: int,
+                    query: str, title: str) -> tuple[dict, pd.DataFrame | None, float]:
+    """One projection plot (as a figure dict), the neighbour table of `query` ('' for none), the class agreement."""
+    words, classes, vectors = point_set(label, trained, words_raw, representation)
+    table = neighbours_table(query, words, classes, vectors) if query else None
+    fig = ef.projection(projected(vectors, method, dims), words, classes, f"{title}: {method}", query=query or None,
+                        neighbours=list(table["word"]) if table is not None else (),
+                        height=680 if label != models.MINILM else 720)  # fmt: skip
+    return fig.to_dict(), table, class_agreement(vectors, classes)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def similarity_view(label: str, words_raw: str, representation: str, picked: tuple[str, ...], title: str) -> dict:
+    words, _, vectors = point_set(label, True, words_raw, representation)
+    sims = cosine_similarity_matrix(vectors[[words.index(w) for w in picked]])  # (k, k)
+    shown = af.label_tokens(picked)
+    fig = figures.heatmap(sims, shown, shown, f"Cosine similarity: {title}", x_title="word", y_title="word",
+                          value_name="cosine", diverging=True, zmin=-1, zmax=1, decimals=2)
+    return fig.to_dict()
+
+
+# --- the page ---------------------------------------------------------------------------------------
+
+ui.page_header(
+    "2. Embeddings",
+    "Each token ID picks one row of a trained table of numbers. See the rows your sentence looks up, then watch "
+    "the whole vocabulary as points: before training they are scattered at random, after training similar words "
+    "sit together.",
+)
+
+choices = models.available()
+model_label = url_state.bind("model", default=choices[0], options=choices)
+text = url_state.bind("text", default=DEFAULT_TEXT, max_chars=limits.TEXT_CHARS.maximum)
+left, right = st.columns([1, 3])
+with left:
+    st.selectbox("Model", choices, key="model", help="; ".join(f"{k}: {v}" for k, v in models.DESCRIPTIONS.items()))
+with right:
+    st.text_input("Sentence", key="text", max_chars=limits.TEXT_CHARS.maximum,
+                  help=f"At most {limits.SENTENCE_TOKENS.maximum} tokens, special tokens included.")
+tm = models.text_model(model_label)
+V, C = tm.config.vocab_size, tm.config.n_embd
+is_minilm = model_label == models.MINILM
+st.caption(f"**{model_label}**: {models.DESCRIPTIONS[model_label]}. Its embedding table has {V:,} rows "
+           f"(one per token ID) of {C} numbers.")
+
+# --- 1. the lookup table ------------------------------------------------------------------------------
+
+st.header("1 · The lookup table")
+st.markdown(
+    f"The embedding layer is a matrix of **{V:,} × {C}**: row *i* is the vector of token ID *i*. Looking a "
+    f"sentence up is nothing more than picking its rows. The numbers were learned during training, together "
+    f"with the rest of the model."
+)
+try:
+    cleaned = limits.check_text(text)
+    encoding = tm.encode(cleaned)
+    limits.SENTENCE_TOKENS.check(len(encoding.ids))
+except limits.LimitError as why:
+    ui.show_error(f"{why} The lookup table needs a sentence; the projections below do not.")
+else:
+    unknown = [cleaned[a:b] for t, (a, b) in zip(encoding.tokens, encoding.offsets, strict=True) if t == "[UNK]"]
+    if unknown:
+        st.info(f"Not in {model_label}'s vocabulary, so looked up as the row of [UNK]: "
+                f"{', '.join(f'“{af.markdown_literal(w)}”' for w in unknown[:10])}.", icon=":material/help:")
+    lookup, table = lookup_figure(model_label, cleaned)
+    table_col, fig_col = st.columns([1, 3])
+    with table_col:
+        st.dataframe(table, key="lookup_table", width="stretch", hide_index=True)
+    with fig_col:
+        ui.plot(lookup, key="lookup_rows")
+    st.caption("Red is positive, blue negative. The same token always gets the same row, wherever it stands; the "
+               "position is added afterwards by the positional encoding.")
+
+# --- 2. similar words lie close ------------------------------------------------------------------------
+
+st.header("2 · Similar words lie close")
+method = url_state.bind("method", default=PROJECTIONS[0], options=PROJECTIONS)
+dims = url_state.bind("dims", default=2, options=(2, 3))
+query = url_state.bind("word", default=DEFAULT_WORD, max_chars=40)
+p1, p2, p3 = st.columns([2, 1, 2])
+with p1:
+    st.segmented_control("Projection", PROJECTIONS, key="method", required=True,
+                         help="PCA keeps the directions of largest spread; t-SNE keeps who is near whom.")
+with p2:
+    st.segmented_control("Dimensions", (2, 3), key="dims", required=True, format_func=lambda d: f"{d}D")
+with p3:
+    st.text_input("Nearest neighbours of", key="word", max_chars=40)
+query_word = query.strip().lower()
+
+if is_minilm:
+    words_raw = url_state.bind("words", default=DEFAULT_WORDS, max_chars=2_000)
+    representation = url_state.bind("rep", default="sentence embedding", options=MINILM_REPRESENTATIONS)
+    w1, w2 = st.columns([3, 1])
+    with w1:
+        st.text_area("Words to place (commas or spaces between them)", key="words", height=100, max_chars=2_000)
+    with w2:
+        st.radio("Vector of a word", MINILM_REPRESENTATIONS, key="rep",
+                 help="input embedding: the rows of MiniLM's lookup table (averaged over a word's pieces); "
+                      "sentence embedding: the word alone run through all 6 layers and averaged.")
+    problem = limits.WORD_LIST.message(len(parse_words(words_raw)))
+    if representation == "sentence embedding":
+        st.markdown("Each word is run **alone** through MiniLM and its token vectors averaged: the sentence "
+                    "embedding MiniLM was trained to compare by cosine similarity. Switch to *input embedding* "
+                    "to see the raw rows of its lookup table: they cluster too, before any attention.")
+    else:
+        st.markdown("Each point is a row of MiniLM's **lookup table** (averaged over the word's WordPiece pieces "
+                    "when it has several): the vector the model starts from, before any attention layer.")
+    plots = [(True, f"MiniLM, {representation}")]
+else:
+    words_raw, representation = "", ""
+    st.markdown(
+        "Every word of the tiny model's vocabulary, coloured by its class in the synthetic corpus. **Left**: the "
+        "same network before training, with its random initial table. **Right**: after training on the corpus. "
+        "Nothing told the model which words are animals or colours; words used in the same places got similar rows."
+    )
+    plots = [(False, "Before training (random initial weights)"), (True, "After training")]
+    problem = None
+
+vocabulary: list[str] = []
+if problem:
+    ui.show_error(f"{problem} Edit the list above: the projection needs 3 to {limits.WORD_LIST.maximum} words.")
+    plots = []
+else:
+    vocabulary = point_set(model_label, True, words_raw, representation)[0]
+
+if vocabulary and query_word and query_word not in vocabulary:
+    where = "the word list" if is_minilm else f"the {model_label}'s vocabulary of the synthetic world"
+    classes = point_set(model_label, True, words_raw, representation)[1]
+    examples = [next(w for w, c in zip(vocabulary, classes, strict=True) if c == main)
+                for main in ef.MAIN_CLASSES if main in classes][:6] or vocabulary[:6]  # fmt: skip
+    st.warning(f"“{af.markdown_literal(query_word)}” is not in {where}, so it has no point to search from. "
+               f"Try one of: {af.markdown_literal(', '.join(examples))}"
+               + (", or add it to the list above." if is_minilm else "."))
+    query_word = ""
+
+for col, (trained, title) in zip(st.columns(len(plots)) if plots else [], plots, strict=True):
+    with col:
+        fig, table, agreement = projection_view(model_label, trained, words_raw, representation, method, dims,
+                                                query_word, title)  # fmt: skip
+        ui.plot(fig, key=f"projection_{'after' if trained else 'before'}")
+        st.metric("Neighbour class agreement", f"{agreement:.0%}",
+                  help="For each word, the share of its 5 nearest neighbours (by cosine) that have its class.")
+        if table is not None:
+            st.markdown(f"**Nearest neighbours of “{af.markdown_literal(query_word)}”** by cosine similarity")
+            st.dataframe(table, key=f"neighbours_{'after' if trained else 'before'}", width="stretch")
+st.caption(
+    "Cosine similarity compares directions: 1 means the same direction, 0 unrelated, −1 opposite. Agreement of a "
+    "random table is about the share of the largest classes; a trained one scores far higher. "
+    + ("t-SNE keeps neighbours together but its distances between clusters mean nothing."
+       if method == "t-SNE" else "PCA shows the directions of largest spread; points close in many dimensions "
+       "can still overlap in two.")
+)
+
+st.subheader("Cosine similarity of chosen words")
+if any(w not in vocabulary for w in st.session_state.get("pick", [])):  # the word list or the model changed
+    st.session_state["pick"] = [w for w in st.session_state["pick"] if w in vocabulary]
+default_pick = [w for w in SIMILARITY_WORDS if w in vocabulary] or vocabulary[:6]
+picked = url_state.bind("pick", default=default_pick, options=vocabulary)
+st.multiselect("Words to compare", vocabulary, key="pick")
+if vocabulary and len(picked) < 2:
+    st.info("Choose at least two words to compare.", icon=":material/touch_app:")
+elif vocabulary:
+    ui.plot(similarity_view(model_label, words_raw, representation, tuple(picked), plots[-1][1]), key="similarity")
+
+# --- 3. train your own ----------------------------------------------------------------------------------
+
+st.header("3 · Train a tiny model yourself")
+st.markdown(
+    f"Train a one-layer decoder on the synthetic corpus with an embedding of the size you choose, and watch its "
+    f"vocabulary organise itself (PCA, updated as it trains). It stops after {TRAIN_STEPS} steps or "
+    f"{TRAIN_SECONDS} seconds. With 2 dimensions the table is drawn as it is; try it, then 32."
+)
+dim = url_state.bind("dim", default=16, options=TRAIN_DIMS)
+st.segmented_control("Embedding size", TRAIN_DIMS, key="dim", required=True)
+
+
+def start(stop):
+    tokenizer, corpus = models.synthetic_words()
+    seed = int(st.session_state.get("seed", 0))
+    model, run = embedding_training(tokenizer, corpus, dim, steps=TRAIN_STEPS, max_seconds=TRAIN_SECONDS,
+                                    seed=seed, stop=stop)  # fmt: skip
+    model.to(pick_device())
+    words, ids, classes = vocabulary_words(tokenizer)
+    return (("model", m) for m in run), {"model": model, "dim": dim, "words": words, "ids": ids, "classes": classes}
+
+
+REDRAW_S = 1.5  # the live projection is rebuilt at most this often: drawing competes with training for the CPU
+
+
+def draw(run: training.LiveRun) -> None:
+    """The live projection, loss curve and class agreement; rebuilt only every REDRAW_S while training."""
+    info = run.result
+    if run.running and time.monotonic() - info.get("drawn_at", 0.0) < REDRAW_S and "figures" in info:
+        projection_fig, loss_fig, agreement = info["figures"]
+    else:
+        vectors = embedding_matrix(info["model"])[info["ids"]]  # a snapshot of the table as it trains
+        axis = ("dimension 1", "dimension 2", "") if info["dim"] == 2 else ("component 1", "component 2", "")
+        # Figures, not dicts: this session's own objects, drawn again without re-validation between rebuilds.
+        projection_fig = ef.projection(project(vectors, "PCA", 2), info["words"], info["classes"],
+                                       f"Your {info['dim']}-dimensional embedding at step {run.step}",
+                                       axis_names=axis, height=560)  # fmt: skip
+        loss_fig = training.curve_figure(run, "loss", "Training loss", y_title="cross-entropy", val=False, height=360)
+        agreement = class_agreement(vectors, info["classes"])
+        info["figures"], info["drawn_at"] = (projection_fig, loss_fig, agreement), time.monotonic()
+    a, b = st.columns([3, 2])
+    with a:
+        ui.plot(projection_fig, key="live_projection")
+    with b:
+        ui.plot(loss_fig, key="live_loss")
+        st.metric("Neighbour class agreement", f"{agreement:.0%}")
+
+
+training.live_training("embedding", start, draw, steps=TRAIN_STEPS, max_seconds=TRAIN_SECONDS,
+                       button_label=f"Train with {dim} dimensions")
+
+ui.takeaway(
+    "An embedding layer is a lookup table: token ID in, one trained row out. Nobody tells the model which words "
+    "are alike; training moves words that are used in the same contexts to nearby rows, so cosine similarity and "
+    "a 2D projection reveal the word classes. Too few dimensions leave no room for them to separate."
+)
+ui.show_code(embedding_rows, nearest_neighbours, class_agreement, project)
