@@ -186,3 +186,50 @@ def sequence_probability(
     logp = logits[0].double().log_softmax(-1)  # (T-1, V)
     picked = logp.gather(-1, row[0, 1:, None]).squeeze(-1)  # (T-1,) log P(x_t | x_<t)
     return SequenceProbability(row[0].tolist(), picked.exp().tolist(), float(picked.sum()))
+
+
+@torch.no_grad()
+def greedy_batch(
+    model: Transformer,
+    prompts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    *,
+    pad_id: int,
+    stop_id: int | None = None,
+    srcs: Sequence[Sequence[int]] | None = None,
+) -> list[list[int]]:
+    """Greedy continuations of many prompts at once, to measure accuracy on a whole test set.
+
+    Prompts of different lengths sit right-padded in one batch; each step runs the full batch and
+    reads every row's logits at its own last token (the causal mask keeps the padding after it
+    invisible). No cache and no recorded distributions: this is for counting right answers. Each
+    continuation ends at `stop_id` (kept) or after `max_new_tokens`.
+    """
+    device, N = model.device, len(prompts)
+    lengths = torch.tensor([len(p) for p in prompts], device=device)  # (N,)
+    width = min(model.config.block_size, int(lengths.max()) + max_new_tokens)
+    ids = torch.full((N, width), pad_id, dtype=torch.long, device=device)
+    for i, p in enumerate(prompts):
+        ids[i, : len(p)] = torch.tensor(list(p), dtype=torch.long)
+    kwargs = {}
+    if srcs is not None:
+        src = torch.full((N, max(len(s) for s in srcs)), pad_id, dtype=torch.long, device=device)
+        for i, s in enumerate(srcs):
+            src[i, : len(s)] = torch.tensor(list(s), dtype=torch.long)
+        kwargs = {"src": src, "src_attention_mask": src != pad_id}
+    rows = torch.arange(N, device=device)
+    done = torch.zeros(N, dtype=torch.bool, device=device)
+    out: list[list[int]] = [[] for _ in range(N)]
+    for _ in range(max_new_tokens):
+        done |= lengths >= width  # a row that filled the context stops
+        if done.all():
+            break
+        logits, _ = model(ids[:, : int(lengths.max())], **kwargs)  # (N, T, V)
+        next_ids = logits[rows, lengths - 1].argmax(-1)  # (N,) each row's own next token
+        for i in (~done).nonzero().flatten().tolist():
+            out[i].append(int(next_ids[i]))
+        ids[rows[~done], lengths[~done]] = next_ids[~done]
+        lengths = lengths + (~done).long()
+        if stop_id is not None:
+            done |= next_ids == stop_id
+    return out
