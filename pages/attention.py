@@ -130,7 +130,8 @@ def head_figure(label: str, text: str, hide_special: bool, layer: int, head: int
     weights, keep, _ = shown_patterns(label, text, hide_special)
     labels = [token_labels(label, text)[i] for i in keep]
     fig = figures.heatmap(weights[layer, head], labels, labels, f"Layer {layer}, head {head}",
-                          x_title="key (attended to)", y_title="query (attending)", zmin=0, zmax=1)
+                          x_title="key (attended to)", y_title="query (attending)", zmin=0, zmax=1,
+                          show_values=len(labels) <= 8)  # in a narrow column, more numbers would overlap
     return fig.to_dict()
 
 
@@ -390,9 +391,13 @@ else:
                    f"the hidden tokens took {hidden_share[layer, head].mean():.0%} of the weight on average.")
 
     n_shown = len(keep)
+    shown_tokens = [tokens[i] for i in keep]
+    # Start from a token with something to look back at: a pronoun if there is one, else the last word.
+    pronouns = [i for i, t in enumerate(shown_tokens) if t in ("it", "they", "he", "she")]
+    first_query = pronouns[0] if pronouns else n_shown - 1
     if st.session_state.get("token", 0) >= n_shown:
-        st.session_state["token"] = 0
-    query = url_state.bind("token", default=0, min_value=0, max_value=n_shown - 1)
+        st.session_state["token"] = first_query
+    query = url_state.bind("token", default=first_query, min_value=0, max_value=n_shown - 1)
     big, lines = st.columns([3, 2])
     with big:
         ui.plot(head_figure(model_label, cleaned, hide_special, layer, head), key="head_big")
