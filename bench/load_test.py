@@ -81,6 +81,7 @@ class Visit:
     # what a page costs, much less disturbed than its wall time by whatever else the machine runs.
     run_cpu_s: float = float("nan")
     edit_cpu_s: float = float("nan")
+    typed: str | None = None  # what the student typed into the page's text box
 
 
 @dataclass
@@ -92,6 +93,8 @@ class Phase:
     failures: list[str] = field(default_factory=list)
     busy: int = 0
     not_reached: int = 0  # page visits left out when the phase's time budget ran out
+    verified: int = 0  # edits typed again alone after the phase to compare the figures
+    mismatched: int = 0  # ... whose figures were not the same
     seconds: float = 0.0
     load: float = 0.0  # the machine's 1-minute load average as the phase began (2 = both cores busy)
     rss_before: int = 0
@@ -212,7 +215,8 @@ async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: flo
             if box is not None and isinstance(box.value, str):
                 submit = run.form_submitter(box.form_id) if box.form_id else None
                 cpu_before = clock()
-                visit.edit = await session.type_text(box, typed_text(box.value, number, phase.name), submit)
+                visit.typed = typed_text(box.value, number, phase.name)
+                visit.edit = await session.type_text(box, visit.typed, submit)
                 visit.edit_cpu_s = clock() - cpu_before
                 judge(visit.edit, f"{where}, edit)", phase)
                 if not visit.edit.ok:
@@ -400,6 +404,44 @@ class Measurement:
         self.report.phases.append(phase)
         if browser is not None:
             self.report.browser = browser
+        if self.args.verify:
+            await self.verify(phase)
+
+    async def verify(self, phase: Phase) -> None:
+        """Type again, alone, what a few students typed during the burst, and compare the figures.
+
+        A student's figures must depend on that student's text only. If sessions leak into one
+        another (a shared model or object that one session changes while another reads it), a
+        figure drawn under the burst differs from the same text's figure on a quiet server, even
+        when no exception shows it. Visits with a training are left out (a training changes
+        what the page draws).
+        """
+        picks: list[Visit] = []
+        for page in self.report.pages:
+            edited = [v for v in phase.visits if v.url_path == page and v.typed is not None and v.edit is not None
+                      and v.edit.ok and v.edit.figures and not v.edit.exceptions and v.train is None]
+            step = max(1, len(edited) // max(1, self.args.verify))
+            picks += edited[::step][:self.args.verify]
+        for visit in picks:
+            phase.verified += 1
+            where = f"/{visit.url_path} (student {visit.student}, edit)"
+            try:
+                async with Session(self.server.url, timeout_s=RUN_TIMEOUT_S) as session:
+                    await session.open("")
+                    page = next(p for p in session.pages if p.url_path == visit.url_path)
+                    box = (await session.goto(page)).text_box()
+                    again = await session.type_text(box, visit.typed) if box is not None else None
+            except Exception as why:
+                phase.failures.append(f"{where}: could not type it again alone: {type(why).__name__}: {why}"[:300])
+                continue
+            if again is None or not again.ok:
+                phase.failures.append(f"{where}: typed again alone, the page did not finish")
+            elif again.figures != visit.edit.figures:
+                phase.mismatched += 1
+                differ = sum(a != b for a, b in zip(again.figures, visit.edit.figures, strict=False))
+                phase.failures.append(
+                    f"{where}: {differ + abs(len(again.figures) - len(visit.edit.figures))} of "
+                    f"{len(again.figures)} figures differ from the same text typed alone (another session's data?)")
 
     def finish(self) -> AppReport:
         self.report.log_problems = self.server.log_problems()
@@ -569,6 +611,11 @@ async def main(args: argparse.Namespace) -> int:
     reports = [floor, app]
     print_table(reports)
     print_not_reached(reports)
+    for report in reports:
+        verified, mismatched = (sum(getattr(p, a) for p in report.waves) for a in ("verified", "mismatched"))
+        if verified:
+            print(f"  {report.label}: {verified} edits typed again alone after their wave, {mismatched} of them drew "
+                  "different figures than under the burst")
     print_pages(app)
     for report in reports:
         print_resources(report)
@@ -611,6 +658,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--alone-passes", type=int, default=2, help="passes of a single student, warm")
     parser.add_argument("--phase-budget", type=float, default=300.0, help="seconds one wave may take at most")
     parser.add_argument("--no-browsers", dest="browsers", action="store_false", help="skip the Chromium tabs")
+    parser.add_argument("--verify", type=int, default=2,
+                        help="after each wave, edits per page typed again alone to compare the figures (0: none)")
     parser.add_argument("--server-option", action="append", default=[], type=server_option, metavar="NAME=VALUE",
                         help="a Streamlit option for both servers, e.g. runner.postScriptGC=false (repeatable)")
     parser.add_argument("--json", help="also write the figures to this JSON file")

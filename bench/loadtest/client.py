@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import http.client
 import time
 from collections import Counter
@@ -119,6 +120,7 @@ class RunResult:
     exceptions: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # exception boxes drawn as warnings
     texts: list[str] = field(default_factory=list)  # titles and markdown, shortened
+    figures: list[str] = field(default_factory=list)  # a digest of each plotly figure's JSON, in page order
     page_not_found: bool = False
     auto_reruns: list[tuple[float, str]] = field(default_factory=list)  # (interval s, fragment id)
     bytes_received: int = 0
@@ -148,6 +150,7 @@ class RunResult:
         self.exceptions.clear()
         self.warnings.clear()
         self.texts.clear()
+        self.figures.clear()
         self.auto_reruns.clear()
 
     def _add(self, delta: Delta, in_sidebar: bool) -> None:
@@ -165,6 +168,8 @@ class RunResult:
             (self.warnings if element.exception.is_warning else self.exceptions).append(text)
         elif kind in ("markdown", "heading", "text") and len(self.texts) < MAX_TEXTS:
             self.texts.append(getattr(element, kind).body[:200])
+        elif kind == "plotly_chart":
+            self.figures.append(hashlib.sha1(element.plotly_chart.spec.encode()).hexdigest()[:16])
         proto = getattr(element, kind)
         widget_id = getattr(proto, "id", "") if "id" in proto.DESCRIPTOR.fields_by_name else ""
         if widget_id and kind not in ("plotly_chart", "vega_lite_chart", "dataframe", "deck_gl_json_chart"):
