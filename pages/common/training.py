@@ -1,0 +1,332 @@
+"""Live training on a page: a background thread trains, a fragment draws the curves as they grow.
+
+A page hands `live_training` a `start` function that builds its models and returns the
+training generator of `llm_core` (yielding `(run name, TrainMetrics)`), and a `draw` function
+that turns the metrics so far into figures. This module does the rest, the same way for every
+page that trains:
+
+- one training at a time per session (the Train button is off while one runs, and a second
+  click is ignored) and at most `limits.CONCURRENT_TRAININGS` in the whole server (beyond
+  that the student reads "busy, try again" and nothing starts);
+- the loop runs in its own thread; a fragment that reruns itself every `REFRESH_S` seconds
+  redraws the progress and the curves, so the rest of the page stays usable (moving a slider
+  does not interrupt training) and drawing, at most three times a second, never slows
+  training down;
+- it stops at its step or time budget, at a non-finite loss, on the Stop button, as soon as
+  the browser tab is closed (the session is no longer connected), or when nobody has looked
+  for HEARTBEAT_S seconds (each redraw is a heartbeat; they stop when the student leaves the
+  page); the server's training slot is released in a `finally`;
+- what was trained, and every step's metrics, stay in `st.session_state` after it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from llm_core.train import TrainMetrics
+from pages.common import figures, limits, ui
+
+REFRESH_S = 0.3  # charts are redrawn at most this often while a model trains
+HEARTBEAT_S = 30.0  # a training nobody has looked at for this long is stopped (the student left the page)
+_ACTIVE = "_training_active"  # session key of the run in progress, if any
+_log = logging.getLogger(__name__)
+
+StopCheck = Callable[[], bool]
+Start = Callable[[StopCheck], tuple[Iterator[tuple[str, TrainMetrics]], Any]]
+
+REASONS = {
+    "steps": "Finished: every step of the budget is done.",
+    "time": "Stopped at the time budget.",
+    "stopped": "Stopped, as asked. The curves and the models trained so far are kept.",
+    "abandoned": "Stopped because the page was closed or left while it trained. What was trained so far is kept.",
+}
+
+
+@dataclass
+class LiveRun:
+    """One training of this session: its metrics so far, how it ended, and what `start` returned."""
+
+    key: str
+    steps: int  # the step budget
+    max_seconds: float  # the time budget
+    result: Any = None  # whatever the page's `start` returned beside the generator (its models, settings)
+    history: dict[str, list[TrainMetrics]] = field(default_factory=dict)  # run name -> one entry per step
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    last_seen: float = field(default_factory=time.monotonic)
+    session_alive: Callable[[], bool] = lambda: True
+    thread: threading.Thread | None = None
+    reason: str | None = None  # "steps", "time", "stopped", "abandoned", "nan", "error"
+    error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def should_stop(self) -> bool:
+        """The training loop's stop check: the Stop button, the tab closed, or nobody looking for a while."""
+        return self.stop_event.is_set() or self.abandoned()
+
+    def abandoned(self) -> bool:
+        return not self.session_alive() or time.monotonic() - self.last_seen > HEARTBEAT_S
+
+    @property
+    def step(self) -> int:
+        return max((h[-1].step for h in self.history.values() if h), default=0)
+
+    @property
+    def elapsed(self) -> float:
+        return max((h[-1].elapsed for h in self.history.values() if h), default=0.0)
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Training throughput of all runs together (interleaved runs share the same clock)."""
+        return sum(h[-1].tokens_per_s for h in self.history.values() if h)
+
+    def last(self, name: str) -> TrainMetrics | None:
+        h = self.history.get(name)
+        return h[-1] if h else None
+
+    def final_val(self, name: str, metric: str) -> float | None:
+        """The last validation value of `metric` for run `name` (validation runs at the last step)."""
+        for m in reversed(self.history.get(name, [])):
+            if m.val is not None and metric in m.val:
+                return m.val[metric]
+        return None
+
+
+def run_in_thread(run: LiveRun, training: Iterator[tuple[str, TrainMetrics]], release: Callable[[], None]) -> None:
+    """Start the thread that drives `training`, appending every step to `run.history`.
+
+    `release` frees the server's training slot; it is called exactly once, however training ends.
+    """
+
+    def work() -> None:
+        try:
+            for name, metrics in training:
+                run.history.setdefault(name, []).append(metrics)
+                if metrics.stop_reason == "nan":
+                    run.reason, run.error = "nan", metrics.error
+        except Exception as why:  # shown to the student as a message; the details go to the log
+            _log.exception("training %s failed", run.key)
+            run.reason, run.error = "error", f"Training failed: {why}"
+        finally:
+            release()
+            if run.reason is None:
+                run.reason = _reason(run)
+
+    run.thread = threading.Thread(target=work, name=f"training-{run.key}", daemon=True)
+    run.thread.start()
+
+
+def _reason(run: LiveRun) -> str:
+    if run.stop_event.is_set():
+        return "stopped"
+    if run.abandoned():
+        return "abandoned"
+    reasons = {h[-1].stop_reason for h in run.history.values() if h}
+    return "time" if "time" in reasons else "steps"
+
+
+def start_run(key: str, start: Start, *, steps: int, max_seconds: float) -> LiveRun:
+    """Take a server training slot, build the models, start the thread. Raises limits.Busy when full."""
+    slot = limits.training_slot()
+    slot.__enter__()  # raises Busy at once when every slot is taken
+    released = threading.Event()
+
+    def release() -> None:
+        if not released.is_set():
+            released.set()
+            slot.__exit__(None, None, None)
+
+    run = LiveRun(key, steps, max_seconds, session_alive=_session_alive())
+    try:
+        training, run.result = start(run.should_stop)
+        run_in_thread(run, training, release)
+    except BaseException:
+        release()
+        raise
+    return run
+
+
+def _session_alive() -> Callable[[], bool]:
+    """A check, safe to call from the training thread, that this browser session is still connected."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None or not runtime.exists():  # a test or a bare script: only the heartbeat applies
+        return lambda: True
+    session_id, server = ctx.session_id, runtime.get_instance()
+    return lambda: server.is_active_session(session_id)
+
+
+def session_run(key: str) -> LiveRun | None:
+    """The latest training of this session under `key` (running or finished), if any."""
+    return st.session_state.get(f"_live_{key}")
+
+
+def active_run() -> LiveRun | None:
+    """The training this session is running now, on any page or section."""
+    run = st.session_state.get(_ACTIVE)
+    return run if run is not None and run.running else None
+
+
+def _request_stop(key: str) -> None:
+    run = session_run(key)
+    if run is not None:
+        run.stop_event.set()
+
+
+def _request_start(key: str, start: Start, steps: int, max_seconds: float, problem: str | None) -> None:
+    """The Train button's callback: it runs before the page, so the page draws the run as running.
+
+    A second click while a run is going (a double click, another tab of the same session) does
+    nothing. Why a run could not start is kept for the page to show.
+    """
+    st.session_state.pop(f"_live_message_{key}", None)
+    if problem is not None or active_run() is not None:
+        return
+    try:
+        run = start_run(key, start, steps=steps, max_seconds=max_seconds)
+    except limits.Busy as why:
+        st.session_state[f"_live_message_{key}"] = ("busy", str(why))
+    except (ValueError, limits.LimitError) as why:
+        st.session_state[f"_live_message_{key}"] = ("error", str(why))
+    else:
+        st.session_state[f"_live_{key}"] = run
+        st.session_state[_ACTIVE] = run
+
+
+def live_training(
+    key: str,
+    start: Start,
+    draw: Callable[[LiveRun], None],
+    *,
+    steps: int,
+    max_seconds: float,
+    button_label: str = "Train",
+    problem: str | None = None,
+) -> LiveRun | None:
+    """Train and Stop buttons, a progress bar and the page's live figures, for one training `key`.
+
+    `draw(run)` draws the figures for the metrics so far; while the model trains it is called
+    again every REFRESH_S by a fragment that reruns on its own, so the rest of the page stays
+    drawn and usable. `problem`, when given, is why training cannot start with the current
+    settings: it is shown and the Train button is disabled. Returns the latest run of `key`
+    (None before the first); when it is no longer running, its results are final.
+    """
+    run, running = session_run(key), active_run()
+    left, right, _ = st.columns([2, 1, 3])
+    left.button(
+        button_label, key=f"{key}_train", type="primary", icon=":material/play_arrow:",
+        on_click=_request_start, args=(key, start, steps, max_seconds, problem),
+        disabled=problem is not None or running is not None,
+    )  # fmt: skip
+    right.button(
+        "Stop", key=f"{key}_stop", icon=":material/stop:", on_click=_request_stop, args=(key,),
+        disabled=run is None or not run.running,
+    )  # fmt: skip
+    if problem is not None:
+        ui.show_error(problem)
+    elif running is not None and running.key != key:
+        st.info("Another training of yours is running; stop it or wait for it to finish, then train here.")
+    kind, message = st.session_state.get(f"_live_message_{key}", (None, None))
+    if kind == "busy":
+        st.warning(message, icon=":material/hourglass_top:")
+    elif kind == "error":
+        ui.show_error(message)
+    if run is not None and run.running:
+        _watch(key, draw)
+    elif run is not None:
+        _show(run, draw)
+    return run
+
+
+@st.fragment(run_every=REFRESH_S)
+def _watch(key: str, draw: Callable[[LiveRun], None]) -> None:
+    """Redraw a running training every REFRESH_S; each redraw is also the heartbeat that keeps it going."""
+    run = session_run(key)
+    if run is None:
+        return
+    run.last_seen = time.monotonic()
+    _show(run, draw)
+    if not run.running:
+        st.rerun()  # the whole page: buttons back to idle, results of the finished run below
+
+
+def _show(run: LiveRun, draw: Callable[[LiveRun], None]) -> None:
+    fraction = max(run.step / max(1, run.steps), run.elapsed / max(run.max_seconds, 1e-9))
+    tokens = f" · {run.tokens_per_s:,.0f} training tokens/s" if run.tokens_per_s else ""
+    st.progress(min(1.0, fraction), text=f"Step {run.step:,} of {run.steps:,} · {run.elapsed:.1f} s of "
+                                         f"{run.max_seconds:.0f} s{tokens}")  # fmt: skip
+    if not run.running and run.reason is not None:
+        if run.reason in ("nan", "error"):
+            ui.show_error(run.error or "Training failed.")
+        else:
+            st.caption(REASONS.get(run.reason, ""))
+    draw(run)
+
+
+# --- figures of a run -----------------------------------------------------------------------
+
+
+def curve_figure(
+    run: LiveRun,
+    metric: str,
+    title: str,
+    *,
+    y_title: str,
+    labels: dict[str, str] | None = None,
+    train: bool = True,
+    val: bool = True,
+    percent: bool = False,
+    height: int = 480,
+) -> go.Figure:
+    """One colour per run; the training value at every step as a solid line, validation dashed with dots.
+
+    `metric` is "loss" or a name the loss or the evaluation reports ("accuracy", "reward_margin").
+    `labels` maps run names to legend names and fixes their order and colours.
+
+    Redrawn several times a second while a model trains, in the server process that trains it,
+    so the traces are plain dicts that Plotly does not validate one property at a time (a
+    fifth of the cost): drawing must not take time away from training.
+    """
+    labels = labels or {name: name for name in run.history}
+    scale, unit = (100.0, "%") if percent else (1.0, "")
+    traces = []
+    for i, (name, label) in enumerate(labels.items()):
+        history = list(run.history.get(name, []))  # a snapshot: the training thread keeps appending
+        color = figures.OKABE_ITO[i % len(figures.OKABE_ITO)]
+        if train:
+            points = [(m.step, m.loss if metric == "loss" else m.extras.get(metric)) for m in history]
+            points = [(s, v * scale) for s, v in points if v is not None]
+            if points:
+                traces.append(_line(points, f"{label} · train" if val else label, color, "solid", y_title, unit))
+        if val:
+            points = [(m.step, m.val[metric] * scale) for m in history if m.val is not None and metric in m.val]
+            if points:
+                traces.append(_line(points, f"{label} · validation" if train else label, color, "dash", y_title, unit))
+    layout = {
+        "xaxis": {"rangemode": "tozero"},
+        "yaxis": {"range": [0, 101], "ticksuffix": "%"} if percent else {},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
+    }
+    fig = go.Figure(data=traces, layout=layout, _validate=False)
+    return figures.style(fig, title=title, x_title="Training step", y_title=y_title, height=height)
+
+
+def _line(points: list[tuple[int, float]], name: str, color: str, dash: str, y_title: str, unit: str) -> dict:
+    xs, ys = zip(*points, strict=True)
+    return {
+        "type": "scatter", "x": list(xs), "y": list(ys), "name": name,
+        "mode": "lines+markers" if dash == "dash" else "lines",
+        "line": {"color": color, "width": 3, "dash": dash}, "marker": {"size": 7},
+        "hovertemplate": f"{name}<br>step %{{x}}<br>{y_title}: %{{y:.3f}}{unit}<extra></extra>",
+    }  # fmt: skip
