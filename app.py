@@ -28,4 +28,5 @@ with st.sidebar:
         help="Every page that samples or trains starts from this seed, so a result can be repeated.",
     )
 
+url_state.replace_lone_surrogates()
 st.navigation(course.navigation_pages()).run()

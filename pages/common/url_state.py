@@ -14,12 +14,15 @@ The widget must not be given `value=`/`index=`: its starting value is the bound 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import streamlit as st
 
 T = TypeVar("T")
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def bind(
@@ -46,8 +49,20 @@ def bind(
     if key not in st.session_state:
         st.session_state[key] = _from_url(key, default, cast, options, min_value, max_value, max_chars)
     value = st.session_state[key]
-    _to_url(key, value, default)
+    _to_url(key, value, default, max_chars)
     return value
+
+
+def replace_lone_surrogates() -> None:
+    """Replace lone surrogates in the session's text state by U+FFFD, before any widget is drawn.
+
+    No browser sends one, but state set inside the server can hold one, and a text widget
+    holding one cannot be drawn at all (it has no UTF-8 form): the page would show a traceback.
+    app.py calls this on every run, so every page is covered.
+    """
+    for key, value in list(st.session_state.items()):
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            st.session_state[key] = _encode(value)
 
 
 def _from_url(
@@ -113,9 +128,14 @@ def _range_text(min_value: float | None, max_value: float | None) -> str:
     return f"it must be at most {max_value:,}"
 
 
-def _to_url(key: str, value: Any, default: Any) -> None:
-    """Write only what differs from the default, so links stay short and readable."""
-    if value == default or value is None:
+def _to_url(key: str, value: Any, default: Any, max_chars: int | None = None) -> None:
+    """Write only what differs from the default, so links stay short and readable.
+
+    Text longer than `max_chars` is left out: a link with it would be refused when opened,
+    and a pasted megabyte would otherwise travel in the address bar on every rerun.
+    """
+    too_long = max_chars is not None and isinstance(value, str) and len(value) > max_chars
+    if value == default or value is None or too_long:
         if key in st.query_params:
             del st.query_params[key]
         return
@@ -146,7 +166,10 @@ _parse_bool.__name__ = "bool"
 
 
 def _encode(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    # A lone surrogate (only in-process state can hold one) has no UTF-8 form, so no URL form: write U+FFFD.
+    return str(value).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _kind(parse: Callable[[str], Any]) -> str:
