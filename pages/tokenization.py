@@ -309,9 +309,10 @@ with right:
         own = None
         try:
             if upload is not None:
-                own = (limits.read_upload(upload.getvalue(), max_chars=CORPUS_CHARS), "your uploaded file")
+                own = (limits.check_corpus(limits.read_upload(upload.getvalue(), max_chars=CORPUS_CHARS)),
+                       "your uploaded file")
             elif pasted.strip():
-                own = (limits.check_text(pasted, CORPUS_CHARS), "your pasted text")
+                own = (limits.check_corpus(limits.check_text(pasted, CORPUS_CHARS)), "your pasted text")
         except limits.LimitError as problem:
             ui.show_error(f"This corpus cannot be used. {problem}")
         if own is not None:
@@ -484,7 +485,7 @@ else:
 st.header(f"The {TOKENIZERS[kind]} vocabulary")
 vocab_table = vocabulary(kind, vocab_size, corpus_key, corpus)
 query = st.text_input("Search the vocabulary", key="vocab_search", placeholder="e.g. ing",
-                      max_chars=100)
+                      max_chars=limits.SEARCH_CHARS.maximum)
 shown = vocab_table
 if query:
     shown = vocab_table[vocab_table["token"].str.contains(query, case=False, regex=False)]

@@ -52,10 +52,19 @@ UPLOAD_BYTES = Bound(1, 1_000_000, "The file is {value:,} bytes")  # server.maxU
 # A corpus a student trains tokenizers on (uploaded or pasted): about the size of the built-in
 # prose, so that training every tokenizer and the growth chart take seconds, not minutes.
 CORPUS_CHARS = Bound(1, 300_000, "The corpus is {value:,} characters long")
+# Tokenizer trainers slow down faster than linearly with a word's length: one 100,000-character
+# word (no space or line break in it) keeps a core busy for tens of seconds, 300,000 for minutes.
+CORPUS_WORD_CHARS = Bound(
+    1, 1_000, "The corpus has a word (characters with no space or line break between them) of {value:,} characters"
+)
 # Pages that draw one heatmap row per token, for every head of every layer (MiniLM: 72 heatmaps).
 SENTENCE_TOKENS = Bound(1, 32, "The sentence is {value:,} tokens long, special tokens included")
 # Words placed in one embedding projection (each one a point, a t-SNE input and a row of cosines).
 WORD_LIST = Bound(3, 150, "The word list has {value:,} words")
+# Short boxes: a search in a vocabulary, one word to look up, a question for a tiny model.
+SEARCH_CHARS = Bound(0, 100, "The search is {value:,} characters long")
+WORD_CHARS = Bound(1, 40, "The word is {value:,} characters long")
+QUESTION_CHARS = Bound(1, 200, "The question is {value:,} characters long")
 # Digits given to the tiny encoder-decoder (trained on 2 to 7; its block holds 16 tokens).
 SEQ2SEQ_DIGITS = Bound(1, 10, "The digit sequence has {value:,} digits")
 
@@ -94,6 +103,12 @@ def read_upload(data: bytes, max_chars: int = TOKENIZER_TEXT_CHARS.maximum) -> s
         return read_user_text(data, max_chars, max_bytes=UPLOAD_BYTES.maximum)
     except UserTextError as why:
         raise LimitError(_sentence(why)) from None
+
+
+def check_corpus(text: str) -> str:
+    """A corpus already read by check_text or read_upload, refused when a word is too long to train on."""
+    CORPUS_WORD_CHARS.check(max(map(len, text.split()), default=0))
+    return text
 
 
 def _sentence(why: Exception) -> str:
