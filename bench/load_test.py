@@ -11,9 +11,10 @@ protocol directly (`bench/loadtest/client.py`): each opens every page in the nav
 its own text into the page's first text box, and one student in three presses the "Train"
 button of a page that trains (the trainers spread over those pages). Two real Chromium tabs
 load every page during the first wave, for what only a browser shows (the figure on screen,
-no exception box). After each wave a few edits per page are typed again by one student alone
-and their figures compared with those drawn under the burst: a difference means one session's
-data reached another's page.
+no exception box). After the waves, the edits of a few students per wave are typed again by
+one student alone on a fresh server and their figures compared with those drawn under the
+burst (text equal, numbers within 0.1%): a difference means one session's data reached another's
+page.
 
 The same run measures a minimal Streamlit app with as many pages, each a text box and a
 chart (`bench/loadtest/minimal_app/`), with the same server settings and the same students:
@@ -54,7 +55,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.loadtest.browser import BrowserReport, browse  # noqa: E402
-from bench.loadtest.client import Page, RunResult, Session, Widget  # noqa: E402
+from bench.loadtest.client import Page, RunResult, Session, Widget, figure_differences  # noqa: E402
 from bench.loadtest.server import Server, serve  # noqa: E402
 
 APP = "app.py"
@@ -100,6 +101,7 @@ class Phase:
     retained: int = 0  # sessions that had left less than DISCONNECTED_TTL_S before rss_after was read
     verified: int = 0  # edits typed again alone after the phase to compare the figures
     mismatched: int = 0  # ... whose figures were not the same
+    unreproducible: int = 0  # ... whose figures differed between two fresh servers too
     seconds: float = 0.0
     load: float = 0.0  # the machine's 1-minute load average as the phase began (2 = both cores busy)
     rss_before: int = 0
@@ -179,13 +181,13 @@ class Gate:
 
 
 async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: float, train_on: str | None,
-                  cpu: Callable[[], float] | None = None) -> None:
+                  cpu: Callable[[], float] | None = None, keep_figures: bool = False) -> None:
     """One student: open every page, type into its text box, train on `train_on` ("*": the first
     page with a train button). Starts when the gate opens. Every run is bounded by its timeout;
     past `deadline` no new page is opened (the pages left are reported as not reached). With `cpu`
     (the server's CPU clock; only meaningful alone) each run's server CPU time is recorded too."""
     clock = cpu or (lambda: float("nan"))
-    session = Session(url, timeout_s=RUN_TIMEOUT_S)
+    session = Session(url, timeout_s=RUN_TIMEOUT_S, keep_figures=keep_figures)
     try:
         await asyncio.wait_for(session.connect(), RUN_TIMEOUT_S)
     except Exception as why:
@@ -214,6 +216,7 @@ async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: flo
                           clock() - cpu_before)
             phase.visits.append(visit)
             judge(run, f"{where}, open)", phase)
+            run.figures = []  # only an edit's figures are compared later
             if not run.ok:
                 break
             box = run.text_box()
@@ -249,10 +252,11 @@ async def sample_peak(server: Server, stop: asyncio.Event, phase: Phase) -> None
 
 async def run_phase(server: Server, name: str, students: int, *, budget_s: float, train_on: list[str | None],
                     browser_pages: list[str] | None = None, figures: dict[str, bool] | None = None,
-                    ) -> tuple[Phase, BrowserReport | None]:
+                    keep_figures: tuple[int, ...] = ()) -> tuple[Phase, BrowserReport | None]:
     """`students` students at the same moment (and browser tabs if asked), with memory around it.
 
     Student n trains on page `train_on[n]` ("*": the first with a train button; None: nowhere).
+    The students in `keep_figures` keep the figures their edits drew, to be compared later.
     """
     phase = Phase(name, sessions=students, load=os.getloadavg()[0])
     phase.rss_before = phase.rss_peak = server.rss()
@@ -261,7 +265,7 @@ async def run_phase(server: Server, name: str, students: int, *, budget_s: float
     deadline = start + budget_s
     sampler = asyncio.create_task(sample_peak(server, stop, phase))
     cpu = server.cpu if students == 1 else None
-    tasks = [asyncio.create_task(student(server.url, n, phase, gate, deadline, train_on[n], cpu))
+    tasks = [asyncio.create_task(student(server.url, n, phase, gate, deadline, train_on[n], cpu, n in keep_figures))
              for n in range(students)]
     try:
         await asyncio.wait_for(gate.all_arrived.wait(), RUN_TIMEOUT_S)
@@ -328,6 +332,7 @@ class AppReport:
     browser: BrowserReport | None = None
     rss_start: int = 0
     log_problems: list[str] = field(default_factory=list)
+    unreproducible: dict[str, str] = field(default_factory=dict)  # page -> how two fresh servers differed
 
     def phase(self, name: str) -> Phase:
         return next(p for p in self.phases if p.name == name)
@@ -408,52 +413,62 @@ class Measurement:
         figures = {p: f.has_figure for p, f in self.report.facts.items()}
         phase, browser = await run_phase(
             self.server, f"wave {wave + 1}", args.students, budget_s=args.phase_budget, train_on=plan,
-            browser_pages=self.report.pages if wave == 0 and args.browsers else None, figures=figures)
+            browser_pages=self.report.pages if wave == 0 and args.browsers else None, figures=figures,
+            keep_figures=tuple(range(1, args.students, max(1, args.students // max(1, args.verify))))[:args.verify])
         now = time.monotonic()
         self.departures.append((now - SETTLE_S, args.students + (2 if browser is not None else 0)))
         phase.retained = sum(n for when, n in self.departures if now - when < DISCONNECTED_TTL_S)
         self.report.phases.append(phase)
         if browser is not None:
             self.report.browser = browser
-        if self.args.verify:
-            await self.verify(phase)
-            self.departures.append((time.monotonic(), phase.verified))
 
-    async def verify(self, phase: Phase) -> None:
-        """Type again, alone, what a few students typed during the burst, and compare the figures.
+    async def verify(self, fresh: tuple[Server, Server]) -> None:
+        """Type again, on two fresh servers of the same app, what a few students typed in each
+        wave, and compare the figures.
 
         A student's figures must depend on that student's text only. If sessions leak into one
         another (a shared model or object that one session changes while another reads it), a
         figure drawn under the burst differs from the same text's figure on a quiet server, even
-        when no exception shows it. Visits with a training are left out (a training changes
-        what the page draws).
+        when no exception shows it. The servers must be fresh: on the burst's server the page's
+        `st.cache_data` would hand back the very figure that was drawn under the burst. Two of
+        them tell a leak (both agree, the burst differs) from a page that draws other figures
+        for the same text in another server process (they disagree with each other), which is
+        noted apart. Visits with a training are left out (a training changes what is drawn).
         """
-        picks: list[Visit] = []
-        for page in self.report.pages:
-            edited = [v for v in phase.visits if v.url_path == page and v.typed is not None and v.edit is not None
-                      and v.edit.ok and v.edit.figures and not v.edit.exceptions and v.train is None]
-            step = max(1, len(edited) // max(1, self.args.verify))
-            picks += edited[::step][:self.args.verify]
-        for visit in picks:
-            phase.verified += 1
-            where = f"/{visit.url_path} (student {visit.student}, edit)"
+        for phase in self.report.waves:
+            for visit in phase.visits:
+                if (visit.typed is not None and visit.edit is not None and visit.edit.ok and visit.edit.figures
+                        and not visit.edit.exceptions and visit.train is None):
+                    await self._replay(fresh, phase, visit)
+
+    async def _replay(self, fresh: tuple[Server, Server], phase: Phase, visit: Visit) -> None:
+        phase.verified += 1
+        where = f"/{visit.url_path} (student {visit.student}, edit)"
+        replays = []
+        for server in fresh:
             try:
-                async with Session(self.server.url, timeout_s=RUN_TIMEOUT_S) as session:
+                async with Session(server.url, timeout_s=RUN_TIMEOUT_S, keep_figures=True) as session:
                     await session.open("")
                     page = next(p for p in session.pages if p.url_path == visit.url_path)
                     box = (await session.goto(page)).text_box()
                     again = await session.type_text(box, visit.typed) if box is not None else None
             except Exception as why:
                 phase.failures.append(f"{where}: could not type it again alone: {type(why).__name__}: {why}"[:300])
-                continue
+                return
             if again is None or not again.ok:
                 phase.failures.append(f"{where}: typed again alone, the page did not finish")
-            elif again.figures != visit.edit.figures:
-                phase.mismatched += 1
-                differ = sum(a != b for a, b in zip(again.figures, visit.edit.figures, strict=False))
-                phase.failures.append(
-                    f"{where}: {differ + abs(len(again.figures) - len(visit.edit.figures))} of "
-                    f"{len(again.figures)} figures differ from the same text typed alone (another session's data?)")
+                return
+            replays.append(again.figures)
+        between = figure_differences(replays[0], replays[1])
+        if between:
+            phase.unreproducible += 1
+            self.report.unreproducible.setdefault(visit.url_path, "; ".join(between)[:300])
+            return
+        differences = figure_differences(visit.edit.figures, replays[0])
+        if differences:
+            phase.mismatched += 1
+            phase.failures.append(f"{where}: under the burst it drew other figures than the same text typed alone "
+                                  f"on a fresh server: {'; '.join(differences)[:400]}")
 
     def finish(self) -> AppReport:
         self.report.log_problems = self.server.log_problems()
@@ -611,9 +626,9 @@ async def main(args: argparse.Namespace) -> int:
             course_server = servers.enter_context(serve(APP, log_dir / "course_app.log", options=options))
             course = Measurement("course app", course_server, args)
             await course.cold()
-            minimal_server = servers.enter_context(
-                serve(MINIMAL_APP, log_dir / "minimal_app.log", ("--pages", str(max(1, len(course.report.pages)))),
-                      options=options))
+            minimal_args = ("--pages", str(max(1, len(course.report.pages))))
+            minimal_server = servers.enter_context(serve(MINIMAL_APP, log_dir / "minimal_app.log", minimal_args,
+                                                         options=options))
             minimal = Measurement("minimal app", minimal_server, args)
             await minimal.cold()
             for measurement in (minimal, course):
@@ -622,14 +637,25 @@ async def main(args: argparse.Namespace) -> int:
                 for measurement in (minimal, course):
                     await measurement.wave(wave)
             app, floor = course.finish(), minimal.finish()
+        if args.verify:
+            for measurement, script, script_args in ((minimal, MINIMAL_APP, minimal_args), (course, APP, ())):
+                measurement.say("typing a few of the burst's edits again on two fresh servers ...")
+                name = measurement.report.label.replace(" ", "_")
+                with serve(script, log_dir / f"{name}_fresh_1.log", script_args, options=options) as first, \
+                        serve(script, log_dir / f"{name}_fresh_2.log", script_args, options=options) as second:
+                    await measurement.verify((first, second))
     reports = [floor, app]
     print_table(reports)
     print_not_reached(reports)
     for report in reports:
         verified, mismatched = (sum(getattr(p, a) for p in report.waves) for a in ("verified", "mismatched"))
         if verified:
-            print(f"  {report.label}: {verified} edits typed again alone after their wave, {mismatched} of them drew "
-                  "different figures than under the burst")
+            unreproducible = sum(p.unreproducible for p in report.waves)
+            print(f"  {report.label}: {verified} edits of the burst typed again alone on fresh servers: {mismatched} "
+                  f"drew other figures under the burst; {unreproducible} could not be judged, the two fresh servers "
+                  "drew different figures for the same text")
+            for page, how in report.unreproducible.items():
+                print(f"    /{page}: {how}")
     print_pages(app)
     for report in reports:
         print_resources(report)
@@ -673,7 +699,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--phase-budget", type=float, default=300.0, help="seconds one wave may take at most")
     parser.add_argument("--no-browsers", dest="browsers", action="store_false", help="skip the Chromium tabs")
     parser.add_argument("--verify", type=int, default=2,
-                        help="after each wave, edits per page typed again alone to compare the figures (0: none)")
+                        help="students per wave whose edits are typed again on a fresh server to compare the figures "
+                             "(0: none)")
     parser.add_argument("--server-option", action="append", default=[], type=server_option, metavar="NAME=VALUE",
                         help="a Streamlit option for both servers, e.g. runner.postScriptGC=false (repeatable)")
     parser.add_argument("--json", help="also write the figures to this JSON file")

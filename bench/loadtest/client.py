@@ -46,9 +46,12 @@ An uncaught exception reaches the client as an `Element.exception` (its details 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
-import hashlib
 import http.client
+import json
+import math
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -56,6 +59,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState
@@ -120,7 +124,7 @@ class RunResult:
     exceptions: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # exception boxes drawn as warnings
     texts: list[str] = field(default_factory=list)  # titles and markdown, shortened
-    figures: list[str] = field(default_factory=list)  # a digest of each plotly figure's JSON, in page order
+    figures: list[str] = field(default_factory=list)  # each plotly figure's JSON, if the session keeps them
     page_not_found: bool = False
     auto_reruns: list[tuple[float, str]] = field(default_factory=list)  # (interval s, fragment id)
     bytes_received: int = 0
@@ -153,7 +157,7 @@ class RunResult:
         self.figures.clear()
         self.auto_reruns.clear()
 
-    def _add(self, delta: Delta, in_sidebar: bool) -> None:
+    def _add(self, delta: Delta, in_sidebar: bool, keep_figures: bool) -> None:
         if delta.WhichOneof("type") != "new_element":
             return
         element = delta.new_element
@@ -168,8 +172,8 @@ class RunResult:
             (self.warnings if element.exception.is_warning else self.exceptions).append(text)
         elif kind in ("markdown", "heading", "text") and len(self.texts) < MAX_TEXTS:
             self.texts.append(getattr(element, kind).body[:200])
-        elif kind == "plotly_chart":
-            self.figures.append(hashlib.sha1(element.plotly_chart.spec.encode()).hexdigest()[:16])
+        elif kind == "plotly_chart" and keep_figures:
+            self.figures.append(element.plotly_chart.spec)
         proto = getattr(element, kind)
         widget_id = getattr(proto, "id", "") if "id" in proto.DESCRIPTOR.fields_by_name else ""
         if widget_id and kind not in ("plotly_chart", "vega_lite_chart", "dataframe", "deck_gl_json_chart"):
@@ -216,8 +220,9 @@ class Session:
     status "timeout", and the session should then be closed.
     """
 
-    def __init__(self, base_url: str, *, timeout_s: float = 120.0) -> None:
+    def __init__(self, base_url: str, *, timeout_s: float = 120.0, keep_figures: bool = False) -> None:
         check_loopback(base_url)
+        self.keep_figures = keep_figures  # keep each plotly figure's JSON in RunResult.figures
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.pages: list[Page] = []
@@ -327,7 +332,7 @@ class Session:
                     continue
                 elif kind == "delta":
                     path = msg.metadata.delta_path  # its first index: 0 main area, 1 sidebar
-                    result._add(msg.delta, in_sidebar=len(path) > 0 and path[0] == 1)
+                    result._add(msg.delta, in_sidebar=len(path) > 0 and path[0] == 1, keep_figures=self.keep_figures)
                 elif kind == "page_not_found":
                     result.page_not_found = True
                 elif kind == "auto_rerun":
@@ -352,3 +357,75 @@ class Session:
         if result.ok and not fragment_id:
             self._states = {k: v for k, v in self._states.items() if k in drawn}
         return result
+
+
+def figure_differences(first: list[str], second: list[str], rel: float = 1e-3, abs_: float = 1e-5) -> list[str]:
+    """Where two runs' plotly figures differ: one line per differing figure, empty when they agree.
+
+    Text must be equal and numbers equal within `rel`/`abs_` (numbers printed in text, such as
+    hover labels, within one unit of their last decimal): the same computation may round
+    differently from one run to the next (a fused kernel, another thread count), and that is
+    not a difference a student could see. Arrays that plotly sends as base64 (`bdata`) are
+    decoded and compared as numbers.
+    """
+    lines = [f"{len(first)} figures vs {len(second)}"] if len(first) != len(second) else []
+    for index, (a, b) in enumerate(zip(first, second, strict=False)):
+        where = _first_difference(json.loads(a), json.loads(b), "", rel, abs_)
+        if where is not None:
+            lines.append(f"figure {index + 1}: {where}")
+    return lines
+
+
+# A number with a decimal point, as a label prints it ("0.25", "−1.036", "1,234.5").
+_DECIMAL = re.compile(r"[−-]?\d[\d,]*\.(\d+)")
+
+
+def _first_difference(a: Any, b: Any, path: str, rel: float, abs_: float) -> str | None:
+    here = path or "."
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        return None if math.isclose(a, b, rel_tol=rel, abs_tol=abs_) else f"{here}: {a!r} vs {b!r}"
+    if type(a) is not type(b):
+        return f"{here}: {type(a).__name__} vs {type(b).__name__}"
+    if isinstance(a, dict):
+        if a.keys() != b.keys():
+            return f"{here}: keys {sorted(a.keys() ^ b.keys())[:5]}"
+        if "bdata" in a and "dtype" in a:
+            x, y = _decode(a), _decode(b)
+            if x.shape != y.shape or not np.allclose(x, y, rtol=rel, atol=abs_, equal_nan=True):
+                return f"{here}: arrays of {x.size} numbers differ"
+            return None
+        for key in a:
+            if (found := _first_difference(a[key], b[key], f"{path}.{key}", rel, abs_)) is not None:
+                return found
+        return None
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"{here}: {len(a)} items vs {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if (found := _first_difference(x, y, f"{path}[{i}]", rel, abs_)) is not None:
+                return found
+        return None
+    if isinstance(a, str) and a != b:
+        same_words = _DECIMAL.sub("#", a) == _DECIMAL.sub("#", b)
+        if same_words and all(
+            math.isclose(_number(x.group()), _number(y.group()), rel_tol=rel,
+                         abs_tol=max(abs_, 1.01 * 10 ** -len(x.group(1))))
+            for x, y in zip(_DECIMAL.finditer(a), _DECIMAL.finditer(b), strict=True)
+        ):
+            return None
+        return f"{here}: {a[:60]!r} vs {b[:60]!r}"
+    return None if a == b else f"{here}: {str(a)[:60]!r} vs {str(b)[:60]!r}"
+
+
+def _number(text: str) -> float:
+    return float(text.replace("−", "-").replace(",", ""))
+
+
+def _decode(typed_array: dict) -> np.ndarray:
+    """Plotly's base64 array ({"dtype": "f8", "bdata": ..., "shape": "3, 4"}) as numbers."""
+    values = np.frombuffer(base64.b64decode(typed_array["bdata"]), dtype=np.dtype(typed_array["dtype"]))
+    shape = typed_array.get("shape")
+    if shape:
+        values = values.reshape([int(n) for n in str(shape).split(",")])
+    return values.astype(float)

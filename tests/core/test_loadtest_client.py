@@ -8,10 +8,13 @@ that counts the words it is given, one that raises, and one that shows `st.error
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 
+import numpy as np
 import pytest
 
-from bench.loadtest.client import Session
+from bench.loadtest.client import Session, figure_differences
 from bench.loadtest.server import serve
 
 TINY_APP = '''
@@ -87,3 +90,27 @@ def test_an_exception_and_an_error_box_are_reported(conversation: dict) -> None:
 
 def test_a_deep_link_opens_the_page_named_in_the_url(conversation: dict) -> None:
     assert conversation["deep_link"].errors == ["Text is 9 characters long; the limit is 5."]
+
+
+def test_figures_are_compared_by_their_text_and_their_numbers_within_rounding() -> None:
+    drawn = '{"data": [{"x": ["the", "cat"], "y": [0.25, 0.75]}], "layout": {"title": {"text": "Layer 1"}}}'
+    rounded = '{"data": [{"x": ["the", "cat"], "y": [0.2500001, 0.75]}], "layout": {"title": {"text": "Layer 1"}}}'
+    other_text = '{"data": [{"x": ["the", "dog"], "y": [0.25, 0.75]}], "layout": {"title": {"text": "Layer 1"}}}'
+    other_value = '{"data": [{"x": ["the", "cat"], "y": [0.5, 0.5]}], "layout": {"title": {"text": "Layer 1"}}}'
+    assert figure_differences([drawn], [rounded]) == []
+    assert figure_differences([drawn], [other_text]) == ["figure 1: .data[0].x[1]: 'cat' vs 'dog'"]
+    assert figure_differences([drawn, drawn], [drawn, other_value]) == ["figure 2: .data[0].y[0]: 0.25 vs 0.5"]
+    assert figure_differences([drawn], []) == ["1 figures vs 0"]
+
+
+def test_figures_compare_base64_arrays_and_printed_decimals_as_numbers() -> None:
+    def heatmap(values: list[float], hover: str) -> str:
+        data = base64.b64encode(np.array(values, dtype="f8").tobytes()).decode()
+        return json.dumps({"data": [{"z": {"dtype": "f8", "bdata": data, "shape": "2, 2"}, "hovertext": hover}]})
+
+    drawn = heatmap([0.1, 0.2, 0.3, 0.4], "weight 0.250 · ID 113")
+    assert figure_differences([drawn], [heatmap([0.1, 0.2, 0.3, 0.4000001], "weight 0.251 · ID 113")]) == []
+    assert figure_differences([drawn], [heatmap([0.4, 0.3, 0.2, 0.1], "weight 0.250 · ID 113")]) == [
+        "figure 1: .data[0].z: arrays of 4 numbers differ"]
+    assert figure_differences([drawn], [heatmap([0.1, 0.2, 0.3, 0.4], "weight −0.631 · ID 113")]) != []
+    assert figure_differences([drawn], [heatmap([0.1, 0.2, 0.3, 0.4], "weight 0.250 · ID 114")]) != []
