@@ -53,6 +53,8 @@ def filter_logits(
     """
     if temperature <= 0:
         raise ValueError("temperature must be positive; use greedy=True for the most likely token")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
     logits = logits / temperature
     if top_k is not None and top_k < logits.size(-1):
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # (..., 1) the k-th largest logit
@@ -61,6 +63,7 @@ def filter_logits(
         sorted_logits, order = logits.sort(dim=-1, descending=True)
         cumulative = sorted_logits.softmax(-1).cumsum(-1)
         remove = cumulative - sorted_logits.softmax(-1) >= top_p  # mass before this token already >= p
+        remove[..., 0] = False  # the most likely token always stays, even for top_p = 0
         remove = remove.scatter(-1, order, remove)  # back to vocabulary order
         logits = logits.masked_fill(remove, float("-inf"))
     return logits.softmax(-1)

@@ -182,6 +182,28 @@ def seq2seq_batch(
     return {"src": src, "src_attention_mask": src != pad_id, "idx": idx, "targets": targets}
 
 
+def denoising_batch(
+    rows: Sequence[Sequence[int]],
+    rng: random.Random,
+    *,
+    corruption: str = "span infilling",
+    mask_id: int,
+    pad_id: int,
+    bos_id: int,
+    eos_id: int,
+    **options,
+) -> Batch:
+    """BART-style pre-training: the encoder reads a corrupted copy, the decoder rebuilds the original.
+
+    `corruption` names one of CORRUPTIONS; `options` go to it (rate, mean_span, is_end ...).
+    """
+    corrupt = CORRUPTIONS[corruption]
+    if corruption in ("token masking", "span infilling"):
+        options = {"mask": mask_id, **options}
+    pairs = [(corrupt(list(r), rng, **options), list(r)) for r in rows]
+    return seq2seq_batch(pairs, pad_id=pad_id, bos_id=bos_id, eos_id=eos_id)
+
+
 # --- the shared loss ----------------------------------------------------------------------
 
 FORWARD_KEYS = ("src", "attention_mask", "src_attention_mask", "token_type_ids")
@@ -248,9 +270,19 @@ class SequenceClassifier(nn.Module):
         return logits, loss
 
 
-def classification_batch(rows: Sequence[Sequence[int]], labels: Sequence[int], *, pad_id: int) -> Batch:
+def classification_batch(
+    rows: Sequence[Sequence[int]],
+    labels: Sequence[int],
+    *,
+    pad_id: int,
+    type_ids: Sequence[Sequence[int]] | None = None,
+) -> Batch:
+    """Padded rows, their labels, and (for sentence pairs such as NSP) the segment ids."""
     idx = pad_rows(rows, pad_id)
-    return {"idx": idx, "attention_mask": idx != pad_id, "labels": torch.tensor(list(labels), dtype=torch.long)}
+    batch = {"idx": idx, "attention_mask": idx != pad_id, "labels": torch.tensor(list(labels), dtype=torch.long)}
+    if type_ids is not None:
+        batch["token_type_ids"] = pad_rows(type_ids, 0, idx.size(1))
+    return batch
 
 
 def classification_loss(model: SequenceClassifier, batch: Batch) -> LossOutput:

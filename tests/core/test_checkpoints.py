@@ -11,6 +11,7 @@ from safetensors import safe_open
 from llm_core import checkpoints
 from llm_core.config import ModelConfig
 from llm_core.model import Transformer
+from llm_core.tokenizers import train_tokenizer
 
 
 @pytest.mark.parametrize(
@@ -58,3 +59,13 @@ def test_loading_a_file_that_is_not_a_checkpoint_fails_clearly(tmp_path):
     (tmp_path / "x.json").write_text('{"hello": 1}')
     with pytest.raises(ValueError, match="not an llm_core checkpoint"):
         checkpoints.load(tmp_path / "x")
+
+
+def test_the_tokenizer_travels_with_the_checkpoint(tmp_path):
+    tokenizer = train_tokenizer("word", "the cat eats fish .\nthe dog eats bread .")
+    model = Transformer(ModelConfig(vocab_size=tokenizer.vocab_size, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    checkpoints.save(model, tmp_path / "m.json", tokenizer=tokenizer)  # either file name names the pair
+    loaded = checkpoints.load(tmp_path / "m.safetensors").tokenizer
+    assert loaded.vocab == tokenizer.vocab and loaded.special_tokens == tokenizer.special_tokens
+    assert loaded.encode("the cat eats bread .").ids == tokenizer.encode("the cat eats bread .").ids
+    assert checkpoints.read_meta(tmp_path / "m")["tokenizer"]["kind"] == "word"  # readable JSON, not a blob

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from llm_core.config import ModelConfig
-from llm_core.generate import filter_logits, generate, next_token_distribution, sequence_probability
+from llm_core.generate import filter_logits, generate, greedy_batch, next_token_distribution, sequence_probability
 from llm_core.model import Transformer
 
 V = 40
@@ -114,3 +114,26 @@ def test_next_token_distribution_matches_the_first_generation_step():
     dist = next_token_distribution(model, [1, 5, 9], top_k=5)
     step = generate(model, [1, 5, 9], 1, top_k=5, seed=0).steps[0]
     torch.testing.assert_close(dist, step.probs, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["decoder", "encoder-decoder"])
+def test_greedy_batch_matches_one_prompt_at_a_time(arch):
+    model = opinionated(arch, seed=2)
+    prompts = [[1, 4], [1, 9, 9, 30, 2], [1]]
+    srcs = [[5, 6, 7], [8, 9], [10, 11, 12, 13]] if arch == "encoder-decoder" else None
+    stop = generate(model, prompts[1], 3, greedy=True, src=srcs and srcs[1]).tokens[-1]  # one row stops early
+    batch = greedy_batch(model, prompts, 12, pad_id=0, stop_id=stop, srcs=srcs)
+    for i, prompt in enumerate(prompts):
+        single = generate(model, prompt, 12, greedy=True, stop_ids=[stop], src=srcs and srcs[i])
+        assert batch[i] == single.tokens
+    assert batch[1][-1] == stop and len(batch[1]) <= 3
+
+
+def test_extreme_filters_keep_the_most_likely_token_or_refuse_clearly():
+    logits = torch.tensor([0.1, 3.0, -1.0])
+    assert filter_logits(logits, top_p=0.0).tolist() == [0.0, 1.0, 0.0]
+    assert filter_logits(logits, top_k=1).tolist() == [0.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="top_k"):
+        filter_logits(logits, top_k=0)
+    with pytest.raises(ValueError, match="temperature"):
+        filter_logits(logits, temperature=0.0)

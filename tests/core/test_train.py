@@ -42,6 +42,12 @@ def reverse_batch(rng):
     return O.seq2seq_batch([(r.tolist(), r.flip(0).tolist()) for r in rows], pad_id=PAD, bos_id=BOS, eos_id=EOS)
 
 
+def denoising_batch(rng):
+    py_rng = random.Random(int(torch.randint(2**31, (1,), generator=rng)))
+    return O.denoising_batch(counting_rows(rng, T=8).tolist(), py_rng, corruption="span infilling", mask_id=MASK,
+                             pad_id=PAD, bos_id=BOS, eos_id=EOS)
+
+
 def label_batch(rng):
     labels = torch.randint(0, 2, (16,), generator=rng)
     rows = torch.randint(4, 14, (16, 8), generator=rng) + 10 * labels[:, None]  # class 1 uses the high ids
@@ -69,7 +75,8 @@ def lm_objective(arch, batch_fn, n_layer=1):
 OBJECTIVES = {
     "causal": (lm_objective("decoder", causal_batch), 60, 1e-2),
     "masked": (lm_objective("encoder", mlm_batch), 60, 1e-2),
-    "denoise": (lm_objective("encoder-decoder", reverse_batch), 80, 1e-2),
+    "seq2seq": (lm_objective("encoder-decoder", reverse_batch), 80, 1e-2),
+    "denoise": (lm_objective("encoder-decoder", denoising_batch), 80, 1e-2),
     "classify": (lambda: (O.SequenceClassifier(tiny("encoder"), 2), label_batch, O.classification_loss), 30, 1e-2),
     "instruct": (lm_objective("decoder", instruction), 60, 1e-2),
 }
@@ -195,6 +202,11 @@ def test_corruptions_are_pure_and_do_what_their_names_say():
     assert len(masked) == len(tokens) and "[MASK]" in masked
     assert tokens == words.split()  # the input was not touched
     assert O.span_infilling(tokens, random.Random(7), mask="M") == O.span_infilling(tokens, random.Random(7), mask="M")
+
+    row = list(range(4, 14))
+    batch = O.denoising_batch([row], random.Random(0), mask_id=MASK, pad_id=PAD, bos_id=BOS, eos_id=EOS, rate=0.4)
+    assert batch["targets"][0].tolist() == [*row, EOS] and batch["idx"][0].tolist() == [BOS, *row]
+    assert MASK in batch["src"][0].tolist() and len(batch["src"][0]) < len(row)  # spans became single masks
 
 
 def test_linear_probe_trains_only_the_head():
