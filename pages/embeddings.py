@@ -185,7 +185,7 @@ else:
 st.header("2 · Similar words lie close")
 method = url_state.bind("method", default=PROJECTIONS[0], options=PROJECTIONS)
 dims = url_state.bind("dims", default=2, options=(2, 3))
-query = url_state.bind("word", default=DEFAULT_WORD, max_chars=40)
+query = url_state.bind("word", default=DEFAULT_WORD, max_chars=limits.WORD_CHARS.maximum)
 p1, p2, p3 = st.columns([2, 1, 2])
 with p1:
     st.segmented_control("Projection", PROJECTIONS, key="method", required=True,
@@ -193,15 +193,16 @@ with p1:
 with p2:
     st.segmented_control("Dimensions", (2, 3), key="dims", required=True, format_func=lambda d: f"{d}D")
 with p3:
-    st.text_input("Nearest neighbours of", key="word", max_chars=40)
+    st.text_input("Nearest neighbours of", key="word", max_chars=limits.WORD_CHARS.maximum)
 query_word = query.strip().lower()
 
 if is_minilm:
-    words_raw = url_state.bind("words", default=DEFAULT_WORDS, max_chars=2_000)
+    words_raw = url_state.bind("words", default=DEFAULT_WORDS, max_chars=limits.TEXT_CHARS.maximum)
     representation = url_state.bind("rep", default="sentence embedding", options=MINILM_REPRESENTATIONS)
     w1, w2 = st.columns([3, 1])
     with w1:
-        st.text_area("Words to place (commas or spaces between them)", key="words", height=100, max_chars=2_000)
+        st.text_area("Words to place (commas or spaces between them)", key="words", height=100,
+                     max_chars=limits.TEXT_CHARS.maximum)
     with w2:
         st.radio("Vector of a word", MINILM_REPRESENTATIONS, key="rep",
                  help="input embedding: the rows of MiniLM's lookup table (averaged over a word's pieces); "
