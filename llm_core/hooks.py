@@ -3,12 +3,14 @@
 Every interesting tensor passes through an identity `HookPoint`; its name comes from the
 module tree (``decoder.blocks.0.attn.hook_pattern``). `capture` attaches forward hooks for
 the duration of a ``with`` block and removes them on exit, so nothing is ever stored on a
-module between calls and two sessions sharing one cached model never see each other's data.
+module between calls. A capture records only the forward passes of the thread that opened it, so
+two sessions running one shared cached model at the same moment never see each other's data.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -40,7 +42,7 @@ def capture(model: nn.Module, patterns: str | Iterable[str] = "*") -> Iterator[d
     handles = []
     for name, module in model.named_modules():
         if isinstance(module, HookPoint) and any(fnmatch.fnmatchcase(name, p) for p in patterns):
-            handles.append(module.register_forward_hook(_recorder(acts, name)))
+            handles.append(module.register_forward_hook(_recorder(acts, name, threading.get_ident())))
     try:
         yield acts
     finally:
@@ -48,8 +50,9 @@ def capture(model: nn.Module, patterns: str | Iterable[str] = "*") -> Iterator[d
             handle.remove()
 
 
-def _recorder(acts: dict[str, torch.Tensor], name: str):
+def _recorder(acts: dict[str, torch.Tensor], name: str, owner: int):
     def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        acts[name] = output.detach()
+        if threading.get_ident() == owner:  # another session's pass through the same model is not ours
+            acts[name] = output.detach()
 
     return hook

@@ -208,6 +208,21 @@ def test_capture_returns_every_activation_and_leaves_no_hook():
     assert all(not m._forward_hooks for m in model.modules() if isinstance(m, HookPoint))
 
 
+def test_capture_records_only_its_own_thread():
+    import threading
+
+    torch.manual_seed(0)
+    model = Transformer(tiny()).eval()
+    mine, theirs = torch.randint(0, 50, (1, 5)), torch.randint(0, 50, (1, 9))
+    with capture(model, "*.hook_pattern") as acts:
+        other = threading.Thread(target=lambda: model(theirs))  # another session, same shared model
+        other.start()
+        other.join()
+        assert acts == {}
+        model(mine)
+    assert acts["decoder.blocks.0.attn.hook_pattern"].shape == (1, 4, 5, 5)
+
+
 def test_no_residual_and_no_norm_variants_still_run():
     torch.manual_seed(0)
     for config in (tiny(residual=False), tiny(norm="none"), tiny(norm="post", pos="sinusoidal")):
