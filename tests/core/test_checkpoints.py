@@ -17,6 +17,15 @@ from llm_core.model import Transformer
 from llm_core.tokenizers import train_tokenizer
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, above all on a machine that other processes share."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize(
     "config",
     [

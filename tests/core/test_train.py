@@ -17,6 +17,15 @@ V = 24  # ids 0..3 are special: 0 [PAD], 1 [BOS], 2 [EOS], 3 [MASK]
 PAD, BOS, EOS, MASK = 0, 1, 2, 3
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, above all on a machine that other processes share."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def counting_rows(rng: torch.Generator, B: int = 16, T: int = 12) -> torch.Tensor:
     """Rows that count upwards (wrapping inside the normal ids): a pattern a tiny model learns fast."""
     start = torch.randint(4, V, (B, 1), generator=rng)
