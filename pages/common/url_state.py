@@ -23,6 +23,7 @@ import streamlit as st
 T = TypeVar("T")
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
 
 
 def bind(
@@ -84,7 +85,8 @@ def _from_url(
         try:
             value = _parse_one(raw, parse, options, min_value, max_value, max_chars)
         except ValueError as why:
-            st.warning(f"The link sets `{key}` to “{_short(raw)}”, but {why}. Showing `{key}` = {default!r} instead.")
+            st.warning(f"The link sets `{key}` to “{_literal(_short(raw))}”, but {why}. "
+                       f"Showing `{key}` = {default!r} instead.")
             return default
         values.append(value)
     return type(default)(values) if multi else values[0]
@@ -175,6 +177,11 @@ def _encode(value: Any) -> str:
 def _kind(parse: Callable[[str], Any]) -> str:
     names = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text"}
     return names.get(getattr(parse, "__name__", ""), "a valid value")
+
+
+def _literal(text: str) -> str:
+    """A link's text shown as typed inside a Markdown message: no links, images or emphasis made from it."""
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
 
 
 def _short(raw: str, limit: int = 40) -> str:
