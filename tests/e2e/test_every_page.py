@@ -1,0 +1,75 @@
+"""Every page of the navigation in Chromium: it loads, draws its main figure, shows no exception.
+
+The pages are read from the course map (`pages/common/course.py`), so a page written later is
+opened here without touching this file once it is in git; a page not written yet must show its
+preview instead.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from pages.common import course
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def landed_files() -> set[str] | None:
+    """Page files in git: a page still being written (not added yet) is left to its author until it lands."""
+    try:
+        listing = subprocess.run(["git", "ls-files", "pages"], cwd=ROOT, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None  # not a git checkout: every page file counts
+    return set(listing.stdout.split())
+
+
+def landed(lesson: course.Lesson) -> bool:
+    files = landed_files()
+    return not lesson.is_built() or files is None or lesson.file in files
+
+# A Plotly chart that Plotly drew, or a dataframe (possibly folded in an expander, as the
+# Fine-tuning page's labelled data is until a model is trained).
+MAIN_FIGURE = "[data-testid='stPlotlyChart'] .js-plotly-plot, [data-testid='stDataFrame']"
+PAGES = [("", "Home", True),
+         *((lesson.url_path, lesson.label, lesson.is_built()) for lesson in course.LESSONS if landed(lesson))]
+
+
+@pytest.fixture(scope="module")
+def tab(browser: Browser) -> Iterator[Page]:
+    """One tab for the tour, as a student clicking through the course would use (fewer contexts to start)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    yield page
+    context.close()
+
+
+@pytest.mark.parametrize(("url_path", "label", "built"), PAGES, ids=[p[0] or "home" for p in PAGES])
+def test_page_loads_and_draws(tab: Page, server_url, open_page, assert_no_exception, url_path, label, built) -> None:
+    script_errors: list[str] = []
+
+    def on_error(error: Exception) -> None:
+        script_errors.append(str(error))
+
+    tab.on("pageerror", on_error)
+    try:
+        open_page(tab, f"{server_url}/{url_path}")
+    finally:
+        tab.remove_listener("pageerror", on_error)
+    if built:
+        expect(tab.locator(MAIN_FIGURE).first).to_be_attached()
+        if url_path:
+            expect(tab.get_by_role("heading", name=label, exact=True)).to_be_visible()
+    else:
+        expect(tab.get_by_role("heading", name=label, exact=True)).to_be_visible()
+        expect(tab.get_by_text("This page is coming next")).to_be_visible()
+    assert tab.locator("[data-testid='stAlertContentError']").count() == 0, "an error on the page as it opens"
+    assert_no_exception(tab)
+    assert not script_errors, script_errors
