@@ -10,8 +10,11 @@ page that trains:
   that the student reads "busy, try again" and nothing starts);
 - the loop runs in its own thread; a fragment that reruns itself every `REFRESH_S` seconds
   redraws the progress and the curves, so the rest of the page stays usable (moving a slider
-  does not interrupt training) and drawing, at most three times a second, never slows
-  training down;
+  does not interrupt training). Every redraw costs the server's Python interpreter, which
+  training shares: Streamlit's run machinery and the figures' JSON. So the fragment reruns
+  once a second, not at every step, and a curve is rebuilt only when building it takes at
+  most `DRAW_SHARE` of the time since its last build (on a busy server, less often); in
+  between the last figure is shown again. bench/bench_fine_tuning.py measures the cost;
 - it stops at its step or time budget, at a non-finite loss, on the Stop button, as soon as
   the browser tab is closed (the session is no longer connected), or when nobody has looked
   for HEARTBEAT_S seconds (each redraw is a heartbeat; they stop when the student leaves the
@@ -36,7 +39,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from llm_core.train import TrainMetrics
 from pages.common import figures, limits, ui
 
-REFRESH_S = 0.3  # charts are redrawn at most this often while a model trains
+REFRESH_S = 1.0  # progress and curves are redrawn this often while a model trains (see bench_fine_tuning.py)
+DRAW_SHARE = 0.1  # ... and a curve is rebuilt only when that takes at most this share of the time since the last
 HEARTBEAT_S = 30.0  # a training nobody has looked at for this long is stopped (the student left the page)
 _ACTIVE = "_training_active"  # session key of the run in progress, if any
 _log = logging.getLogger(__name__)
@@ -67,6 +71,7 @@ class LiveRun:
     thread: threading.Thread | None = None
     reason: str | None = None  # "steps", "time", "stopped", "abandoned", "nan", "error"
     error: str | None = None
+    figures: dict = field(default_factory=dict)  # curve_figure's last figures, to redraw without rebuilding
 
     @property
     def running(self) -> bool:
@@ -271,7 +276,10 @@ def _show(run: LiveRun, draw: Callable[[LiveRun], None]) -> None:
             ui.show_error(run.error or "Training failed.")
         else:
             st.caption(REASONS.get(run.reason, ""))
-    draw(run)
+    if run.step == 0:
+        st.caption("Copying the models and taking the first step; the curves appear with it.")
+    else:
+        draw(run)
 
 
 # --- figures of a run -----------------------------------------------------------------------
@@ -294,10 +302,27 @@ def curve_figure(
     `metric` is "loss" or a name the loss or the evaluation reports ("accuracy", "reward_margin").
     `labels` maps run names to legend names and fixes their order and colours.
 
-    Redrawn several times a second while a model trains, in the server process that trains it,
-    so the traces are plain dicts that Plotly does not validate one property at a time (a
-    fifth of the cost): drawing must not take time away from training.
+    Drawn again and again while a model trains, in the server process that trains it, so it is
+    built cheaply (traces as plain dicts that Plotly does not validate one property at a time,
+    a fifth of the cost) and not too often: the last figure is reused while nothing is new, or
+    while rebuilding would take more than DRAW_SHARE of the time since the last build.
     """
+    cache_key = (metric, title, y_title, train, val, percent, height, tuple((labels or {}).items()))
+    cached = run.figures.get(cache_key)
+    now = time.perf_counter()
+    if cached is not None and cached[2] == run.step:
+        return cached[0]  # nothing new since it was built
+    if run.running and cached is not None and now - cached[1] < max(REFRESH_S, cached[3] / DRAW_SHARE):
+        return cached[0]  # rebuilt too recently for what a build costs here
+    fig = _curve_figure(run, metric, title, y_title, labels, train, val, percent, height)
+    run.figures[cache_key] = (fig, time.perf_counter(), run.step, time.perf_counter() - now)
+    return fig
+
+
+def _curve_figure(
+    run: LiveRun, metric: str, title: str, y_title: str, labels: dict[str, str] | None, train: bool, val: bool,
+    percent: bool, height: int,
+) -> go.Figure:
     labels = labels or {name: name for name in run.history}
     scale, unit = (100.0, "%") if percent else (1.0, "")
     traces = []
