@@ -1,0 +1,619 @@
+"""10. Fine-tuning: adapt a pre-trained tiny model with labels, with instructions, with preferences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from llm_core import finetune
+from llm_core import objectives as O
+from llm_core.data import SENTIMENT_LABELS, instruction_split, sentiment_rule
+from llm_core.model import Transformer
+from llm_core.tokenizers import Tokenizer, unknown_words
+from pages.common import figures, limits, models, training, ui, url_state
+
+SECTIONS = {
+    "task": "1 · Downstream task",
+    "instruct": "2 · Instruction tuning",
+    "preference": "3 · Preference tuning",
+}
+LR_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]
+BATCH_CHOICES = [4, 8, 16, 32, 64]
+LABEL_CHOICES = [8, 16, 32, 64, 128, 256, 512]
+BETA_CHOICES = [0.05, 0.1, 0.2, 0.5, 1.0]
+IMITATE_CHOICES = [0.0, 0.25, 0.5, 1.0, 2.0]
+STEPS = limits.Bound(10, min(400, limits.TRAIN_STEPS.maximum), "Training for {value:,} steps was asked for")
+SECONDS = limits.Bound(5, limits.TRAIN_SECONDS.maximum, "A time budget of {value:,} seconds was asked for")
+OWN_EXAMPLES_CHARS = limits.TEXT_CHARS.maximum
+METHOD_LABELS = finetune.DOWNSTREAM_METHODS
+DEFAULT_OWN = """positive: the cake was lovely .
+positive: ben thinks that the dog is friendly .
+positive: the soup was not bad .
+negative: the bread was stale .
+negative: the garden was ugly but the fox was nasty .
+negative: the cat was not kind .
+positive: the forest was dirty but the lake was clean .
+negative: mia was sad because the fish was disgusting ."""
+DEFAULT_TRY = """the honey was delicious .
+the horse was not friendly .
+the milk was awful but the cake was wonderful .
+anna thinks that the river is very dirty ."""
+
+
+def lr_label(lr: float) -> str:
+    return f"{lr:g}"
+
+
+def training_settings(prefix: str, experiment: str, parts: list[str]) -> dict:
+    """The hyperparameters every section shares, as widgets bound to the URL (`?{prefix}_lr=0.003`).
+
+    Their defaults are the experiment's in `finetune.DEFAULTS`.
+    """
+    defaults = finetune.DEFAULTS[experiment]
+    steps, lr, batch, seconds = (defaults[k] for k in ("steps", "lr", "batch_size", "max_seconds"))
+    url_state.bind(f"{prefix}_lr", default=lr, options=LR_CHOICES)
+    url_state.bind(f"{prefix}_steps", default=steps, min_value=STEPS.minimum, max_value=STEPS.maximum)
+    url_state.bind(f"{prefix}_batch", default=batch, options=BATCH_CHOICES)
+    url_state.bind(f"{prefix}_seconds", default=seconds, min_value=SECONDS.minimum, max_value=SECONDS.maximum)
+    url_state.bind(f"{prefix}_freeze", default=[], options=parts)
+    a, b, c = st.columns(3)
+    a.select_slider(
+        "Learning rate", LR_CHOICES, key=f"{prefix}_lr", format_func=lr_label,
+        help="How far each step moves the weights. Too small: the curves barely move; too large: they jump or blow up.",
+    )  # fmt: skip
+    a.slider(
+        "Steps (budget)", STEPS.minimum, STEPS.maximum, step=10, key=f"{prefix}_steps",
+        help="Training stops after this many optimizer steps, or at the time budget, whichever comes first.",
+    )  # fmt: skip
+    b.select_slider(
+        "Batch size", BATCH_CHOICES, key=f"{prefix}_batch",
+        help="Examples per step. Fewer labelled examples than this: every step sees all of them.",
+    )  # fmt: skip
+    b.slider(
+        "Time budget (seconds)", SECONDS.minimum, SECONDS.maximum, key=f"{prefix}_seconds",
+        help="Training stops after this many seconds even if steps are left.",
+    )  # fmt: skip
+    c.multiselect(
+        "Freeze these layers", parts, key=f"{prefix}_freeze", placeholder="none: every layer trains",
+        help="Frozen layers keep their pre-trained weights; only the others change. "
+        "A decoder's output layer shares the embedding table, so it freezes with the embeddings.",
+    )  # fmt: skip
+    settings = {name: st.session_state[f"{prefix}_{name}"] for name in ("lr", "steps", "batch", "seconds", "freeze")}
+    settings["seed"] = int(st.session_state.get("seed", 0))
+    return settings
+
+
+def settings_problem(settings: dict) -> str | None:
+    """Why these settings cannot train (a value outside its bound), or None."""
+    checks = [
+        STEPS.message(settings["steps"]),
+        SECONDS.message(settings["seconds"]),
+        None if settings["lr"] in LR_CHOICES else f"A learning rate of {settings['lr']:g} is not offered; pick one "
+        f"from {LR_CHOICES[0]:g} to {LR_CHOICES[-1]:g}.",
+        None if settings["batch"] in BATCH_CHOICES else f"A batch of {settings['batch']} is not offered.",
+    ]
+    return next((c for c in checks if c), None)
+
+
+def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows)
+
+
+# --- cached: shared models and what they do before any fine-tuning --------------------------
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """A shipped tiny model and its tokenizer (the encoder and the decoder share one vocabulary)."""
+
+    model: Transformer
+    tokenizer: Tokenizer
+
+
+def encoder() -> Shipped:
+    model, tokenizer, _ = models.tiny("encoder")
+    return Shipped(model, tokenizer)
+
+
+def decoder() -> Shipped:
+    model, tokenizer, _ = models.tiny("decoder")
+    return Shipped(model, tokenizer)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def base_answers(questions: tuple[str, ...]) -> list[str]:
+    """The shipped decoder's greedy answers: what instruction tuning starts from."""
+    d = decoder()
+    return [finetune.answer(d.model, d.tokenizer, q) for q in questions]
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def base_exact_match() -> float:
+    d = decoder()
+    return finetune.exact_match_rate(d.model, d.tokenizer, instruction_split()[1])
+
+
+# --- 1. downstream task ---------------------------------------------------------------------
+
+
+@dataclass
+class TaskResult:
+    """What a downstream run trained, and on what, for the results shown after it."""
+
+    classifiers: dict[str, O.SequenceClassifier]
+    label_names: tuple[str, ...]
+    n_labels: int
+    source: str
+    signature: tuple
+
+
+def start_task(stop, *, settings: dict, train_set, val_set, label_names, source: str):
+    enc = encoder()
+    classifiers = {
+        method: finetune.make_classifier(
+            enc.model, method, len(label_names), seed=settings["seed"], frozen_parts=settings["freeze"]
+        )
+        for method in METHOD_LABELS
+    }
+    training_run = finetune.train_downstream(
+        classifiers, enc.tokenizer, train_set, val_set, steps=settings["steps"], lr=settings["lr"],
+        batch_size=settings["batch"], seed=settings["seed"], max_seconds=settings["seconds"], stop=stop,
+    )  # fmt: skip
+    signature = task_signature(settings, source)
+    return training_run, TaskResult(classifiers, label_names, len(train_set), source, signature)
+
+
+def task_signature(settings: dict, source: str) -> tuple:
+    """Runs with equal signatures differ only in the number of labels: their points share a chart."""
+    return (source, settings["lr"], settings["steps"], settings["batch"], settings["seconds"],
+            tuple(settings["freeze"]), settings["seed"])  # fmt: skip
+
+
+def draw_task(run: training.LiveRun) -> None:
+    left, right = st.columns(2)
+    with left:
+        ui.plot(training.curve_figure(run, "loss", "Loss", y_title="cross-entropy", labels=METHOD_LABELS,
+                                      height=560), key="task_loss")  # fmt: skip
+    with right:
+        fig = training.curve_figure(run, "accuracy", "Held-out accuracy", y_title="accuracy", labels=METHOD_LABELS,
+                                    train=False, percent=True, height=560)  # fmt: skip
+        ui.plot(fig, key="task_acc")
+
+
+TASKS = {"topic": "Topic (generated)", "sentiment": "Sentiment (generated)", "own": "My own examples"}
+TASK_TEXT = {
+    "sentiment": (
+        "**Sentiment:** is a sentence *positive* or *negative*? The last feeling word decides, and a *not* right "
+        "before it flips it: “the soup was not bad” is positive; in “the bread was awful but the cake was lovely” "
+        "the part after *but* wins. Careful: pre-training never told the models which words are pleasant, since "
+        "*lovely* and *horrible* fill the same places in its sentences; that has to come from the labels."
+    ),
+    "topic": (
+        "**Topic:** is a sentence about an *animal*, a *food* or a *place*? Only the noun tells (“jack likes "
+        "goats”), and a handful of labels mentions only a few of the nouns, so a model must know that an unseen "
+        "*goat* belongs with *cat*. Pre-training put such words close together."
+    ),
+    "own": (
+        "**Your own task:** write labelled sentences, one per line, as `label: sentence`. Any two to four labels "
+        "work (positive / negative, animal / food, ...); about a quarter of each label's examples is held out "
+        "to measure accuracy. Words outside the animal world are unknown to the tiny models."
+    ),
+}
+
+
+def task_section() -> None:
+    enc = encoder()
+    st.markdown(
+        "Three models learn from **the same labelled examples, in the same batches**: one **from scratch** "
+        "(random weights, nothing pre-trained), a **linear probe** (the pre-trained encoder frozen, only a new "
+        "final layer learns) and a **full fine-tune** (the pre-trained encoder and the new layer all learn). "
+        "The final layer reads the average of the encoder's output vectors and scores each label."
+    )
+    url_state.bind("ds_task", default="topic", options=list(TASKS))
+    task = st.radio("Labelled task", list(TASKS), key="ds_task", horizontal=True, format_func=TASKS.get)
+    st.markdown(TASK_TEXT[task])
+    problem = None
+    if task != "own":
+        url_state.bind("ds_labels", default=16, options=LABEL_CHOICES)
+        n_labels = st.select_slider(
+            "Number of labelled training examples", LABEL_CHOICES, key="ds_labels",
+            help="Where does pre-training help most: with few labels or with many? Train at 8, 32 and 256.",
+        )  # fmt: skip
+        train_set, val_set, label_names = finetune.labelled_task(task, n_labels, seed=int(st.session_state["seed"]))
+    else:
+        url_state.bind("ds_own", default=DEFAULT_OWN, max_chars=OWN_EXAMPLES_CHARS)
+        text = st.text_area(
+            "Your labelled examples: one per line, the label, a colon, the sentence",
+            key="ds_own", height=220, max_chars=OWN_EXAMPLES_CHARS,
+        )  # fmt: skip
+        train_set, val_set, label_names = [], [], SENTIMENT_LABELS
+        try:
+            examples, label_names = finetune.parse_labelled_lines(text)
+            train_set, val_set = finetune.split_own_examples(examples)
+        except ValueError as why:
+            ui.show_error(f"Your examples cannot be used yet: {why}.")
+            problem = "Fix your labelled examples above to train."
+        else:
+            unknown = sorted(set(unknown_words(enc.tokenizer, " ".join(e.text for e in examples))))
+            if unknown:
+                st.warning(
+                    f"{len(unknown)} word(s) are not in the tiny models' vocabulary and are read as [UNK]: "
+                    + ", ".join(unknown[:20]) + ". Words of the animal world work best.", icon=":material/help:",
+                )  # fmt: skip
+    with st.expander(f"The labelled data: {len(train_set)} training and {len(val_set)} held-out examples"):
+        st.dataframe(
+            pd.DataFrame({"sentence": [e.text for e in train_set[:200]],
+                          "label": [label_names[e.label] for e in train_set[:200]]}),
+            hide_index=True, width="stretch",
+        )  # fmt: skip
+    st.subheader("Training settings")
+    parts = finetune.backbone_parts(enc.model)
+    settings = training_settings("ds", "task", parts)
+    st.caption("Frozen layers apply to the full fine-tune; the probe always freezes the whole encoder.")
+    problem = problem or settings_problem(settings)
+    start = partial(start_task, settings=settings, train_set=train_set, val_set=val_set,
+                    label_names=label_names, source=task)  # fmt: skip
+    st.markdown(
+        "**Watch:** the solid lines are the loss on each training batch, the dashed ones the loss on "
+        "held-out sentences the models never train on. A training loss near zero while the held-out loss climbs "
+        "is overfitting: the model has memorised its few examples. The right chart is what matters: the share "
+        "of held-out sentences each model labels correctly."
+    )
+    run = training.live_training(
+        "task", start, draw_task, steps=settings["steps"], max_seconds=settings["seconds"],
+        button_label="Train all three", problem=problem,
+    )  # fmt: skip
+    if run is None or run.running or run.result is None:
+        return
+    task_results(run)
+
+
+def task_results(run: training.LiveRun) -> None:
+    result: TaskResult = run.result
+    accuracies = {m: run.final_val(m, "accuracy") for m in METHOD_LABELS}
+    st.subheader(f"Held-out accuracy after training on {result.n_labels} labelled examples")
+    columns = st.columns(len(METHOD_LABELS))
+    for col, (method, label) in zip(columns, METHOD_LABELS.items(), strict=True):
+        acc = accuracies[method]
+        col.metric(label, "n/a" if acc is None else f"{acc:.0%}")
+    if result.source != "own":
+        points = st.session_state.setdefault("ds_points", {})
+        key = result.signature
+        points.setdefault(key, {})[result.n_labels] = accuracies
+        label_chart(points[key])
+    own_predictions(result)
+
+
+def label_chart(points: dict[int, dict[str, float | None]]) -> None:
+    st.subheader("Accuracy vs number of labels")
+    counts = sorted(points)
+    fig = go.Figure()
+    for i, (method, label) in enumerate(METHOD_LABELS.items()):
+        xs = [n for n in counts if points[n].get(method) is not None]
+        fig.add_trace(go.Scatter(
+            x=xs, y=[100 * points[n][method] for n in xs], name=label, mode="lines+markers",
+            line={"width": 3, "color": figures.OKABE_ITO[i]}, marker={"size": 12},
+            hovertemplate=f"{label}<br>%{{x}} labelled examples<br>held-out accuracy: %{{y:.1f}}%<extra></extra>",
+        ))  # fmt: skip
+    fig.update_xaxes(type="log", tickvals=LABEL_CHOICES, ticktext=[str(n) for n in LABEL_CHOICES])
+    fig.update_yaxes(range=[0, 101], ticksuffix="%")
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0})
+    ui.plot(figures.style(fig, title="Final held-out accuracy by number of labelled examples",
+                          x_title="Labelled training examples (log scale)", y_title="held-out accuracy",
+                          height=420), key="task_labels")  # fmt: skip
+    if len(counts) < 2:
+        st.info(
+            "One point per model so far. Move the *Number of labelled training examples* slider and train again "
+            "with the same settings: each run adds its three points to this chart.", icon=":material/add_chart:",
+        )  # fmt: skip
+    else:
+        st.markdown(
+            "Where labels are few, the pre-trained models start from features that already separate the words "
+            "that matter, so they need only a little data to put a boundary between them; the model from "
+            "scratch must learn the words first. With many labels the gap closes."
+        )
+
+
+def own_predictions(result: TaskResult) -> None:
+    st.subheader("Try the trained classifiers on your own sentences")
+    url_state.bind("ds_try", default=DEFAULT_TRY, max_chars=limits.TEXT_CHARS.maximum)
+    text = st.text_area("One sentence per line", key="ds_try", height=140, max_chars=limits.TEXT_CHARS.maximum)
+    try:
+        sentences = [line.strip() for line in limits.check_text(text).split("\n") if line.strip()][:20]
+    except limits.LimitError as why:
+        ui.show_error(f"{why} Write one sentence per line.")
+        return
+    enc = encoder()
+    table = {"sentence": sentences}
+    for method, label in METHOD_LABELS.items():
+        probs = finetune.classify(result.classifiers[method], enc.tokenizer, sentences)
+        table[label] = [f"{result.label_names[max(range(len(p)), key=p.__getitem__)]} ({max(p):.0%})" for p in probs]
+    if result.label_names == SENTIMENT_LABELS:
+        table["the rule says"] = [_rule(s) for s in sentences]
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+    st.caption("Each cell is the predicted label and the model's probability for it.")
+
+
+def _rule(sentence: str) -> str:
+    try:
+        return SENTIMENT_LABELS[sentiment_rule(sentence.lower())]
+    except ValueError:
+        return "no feeling word"
+
+
+# --- 2. instruction tuning ------------------------------------------------------------------
+
+
+@dataclass
+class InstructResult:
+    model: Transformer
+    settings: dict
+
+
+def start_instruct(stop, *, settings: dict):
+    d = decoder()
+    model = finetune.trainable_copy(d.model)
+    finetune.freeze(model, settings["freeze"])
+    train_pairs, val_pairs = instruction_split()
+    training_run = finetune.train_instructions(
+        model, d.tokenizer, train_pairs, val_pairs, steps=settings["steps"], lr=settings["lr"],
+        batch_size=settings["batch"], seed=settings["seed"], max_seconds=settings["seconds"], stop=stop,
+    )  # fmt: skip
+    return (("instruction-tuned", m) for m in training_run), InstructResult(model, settings)
+
+
+def draw_instruct(run: training.LiveRun) -> None:
+    left, right = st.columns(2)
+    with left:
+        ui.plot(training.curve_figure(run, "loss", "Loss on answer tokens", y_title="cross-entropy"),
+                key="instruct_loss")  # fmt: skip
+    with right:
+        ui.plot(training.curve_figure(run, "exact_match", "Held-out questions answered exactly", y_title="exact match",
+                                      train=False, percent=True), key="instruct_em")  # fmt: skip
+
+
+def instruct_section() -> None:
+    d = decoder()
+    train_pairs, val_pairs = instruction_split()
+    st.markdown(
+        "The shipped decoder was pre-trained only to continue sentences of the animal world. Asked a question, "
+        "it does not answer: it just keeps writing. **Instruction tuning** trains it on "
+        f"{len(train_pairs)} question → answer pairs; {len(val_pairs)} other questions are held out to test it."
+    )
+    st.markdown(
+        "**The loss counts the answer tokens only.** The model reads the whole example, but it is graded only "
+        "where the next token belongs to the answer (and on the end-of-sequence token that says the answer "
+        "is over). It learns to answer, not to ask."
+    )
+    example = finetune.masked_example(d.tokenizer, train_pairs[0])
+    st.dataframe(
+        pd.DataFrame({"position": range(len(example.inputs)), "the model reads": example.inputs,
+                      "and should predict": example.targets,
+                      "counted in the loss": ["✔ yes" if c else "— no" for c in example.counted]}),
+        hide_index=True, width="content",
+    )  # fmt: skip
+    st.subheader("Training settings")
+    settings = training_settings("it", "instruct", finetune.backbone_parts(d.model))
+    st.markdown(
+        "**Watch:** the loss on answer tokens falls, and the right chart counts the held-out questions whose "
+        "greedy answer is exactly right."
+    )
+    run = training.live_training(
+        "instruct", partial(start_instruct, settings=settings), draw_instruct, steps=settings["steps"],
+        max_seconds=settings["seconds"], button_label="Instruction-tune", problem=settings_problem(settings),
+    )  # fmt: skip
+    before = base_exact_match()
+    shown = val_pairs[:12]
+    before_answers = base_answers(tuple(p.instruction for p in shown))
+    trained = run is not None and not run.running and run.result is not None
+    if trained:
+        after = finetune.exact_match_rate(run.result.model, d.tokenizer, val_pairs)
+        after_answers = [finetune.answer(run.result.model, d.tokenizer, p.instruction) for p in shown]
+    a, b = st.columns(2)
+    a.metric("Exact match on held-out questions, before", f"{before:.0%}")
+    if trained:
+        b.metric("after instruction tuning", f"{after:.0%}", delta=f"{100 * (after - before):+.0f} points")
+    table = {"held-out question": [p.instruction for p in shown], "expected": [p.answer for p in shown],
+             "before": before_answers}  # fmt: skip
+    if trained:
+        table["after"] = after_answers
+        table["right?"] = ["✔" if x.strip() == p.answer else "✘" for x, p in zip(after_answers, shown, strict=True)]
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", height=38 + 35 * (len(shown) + 1))
+    if not trained:
+        st.caption("Train to fill in the answers after instruction tuning.")
+
+
+# --- 3. preference tuning -------------------------------------------------------------------
+
+
+@dataclass
+class PreferenceResult:
+    model: Transformer
+    reference: Transformer
+    settings: dict
+
+
+@st.cache_resource(show_spinner="Preparing the starting model: the decoder taught to answer both ways (once)…")
+def starting_model() -> Transformer:
+    """The reference of preference tuning, shared by every session and never trained further."""
+    d = decoder()
+    return finetune.answering_both_ways(d.model, d.tokenizer, finetune.preference_split()[0])
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def base_preference_scores() -> list[finetune.PreferenceScore]:
+    return finetune.preference_scores(starting_model(), decoder().tokenizer, finetune.preference_split()[1])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def sampled_answers(prompts: tuple[str, ...], seed: int) -> list[str]:
+    tokenizer = decoder().tokenizer
+    return [finetune.answer(starting_model(), tokenizer, p, greedy=False, seed=seed) for p in prompts]
+
+
+def start_preference(stop, *, settings: dict):
+    start = starting_model()
+    policy = finetune.trainable_copy(start)
+    finetune.freeze(policy, settings["freeze"])
+    reference = O.frozen_copy(start)
+    train_pairs, val_pairs = finetune.preference_split()
+    training_run = finetune.train_preferences(
+        policy, reference, decoder().tokenizer, train_pairs, val_pairs, beta=settings["beta"],
+        sft_weight=settings["imitate"], steps=settings["steps"], lr=settings["lr"], batch_size=settings["batch"],
+        seed=settings["seed"], max_seconds=settings["seconds"], stop=stop,
+    )  # fmt: skip
+    return (("preference-tuned", m) for m in training_run), PreferenceResult(policy, reference, settings)
+
+
+def draw_preference(run: training.LiveRun) -> None:
+    left, right = st.columns(2)
+    with left:
+        ui.plot(training.curve_figure(run, "dpo_loss", "DPO loss", y_title="loss"), key="pref_loss")
+    with right:
+        ui.plot(training.curve_figure(run, "reward_margin", "Reward margin (preferred − rejected)",
+                                      y_title="reward margin"), key="pref_margin")  # fmt: skip
+
+
+def preference_section() -> None:
+    d = decoder()
+    train_pairs, val_pairs = finetune.preference_split()
+    st.markdown(
+        "People compared two answers to the same question and picked one: polite over rude, and safe over "
+        "harmful (no animal of this world may eat chocolate; a rabbit should not play with a fox). "
+        "**Preference tuning** makes the preferred answers more likely than the rejected ones: this is how "
+        "guardrails are trained into a model after pre-training."
+    )
+    st.dataframe(
+        pd.DataFrame({"question": [p.prompt for p in train_pairs[:8]], "preferred": [p.chosen for p in train_pairs[:8]],
+                      "rejected": [p.rejected for p in train_pairs[:8]]}),
+        hide_index=True, width="stretch",
+    )  # fmt: skip
+    st.caption(f"{len(train_pairs)} pairs to train on, {len(val_pairs)} held out to test.")
+    st.markdown(
+        "**The starting model** answers these questions the way a model trained on raw web text might: "
+        "sometimes well, sometimes rudely or dangerously. (It is the shipped decoder, briefly taught both "
+        "answers of every training pair.) Its frozen copy is the **reference**. The objective, DPO, scores "
+        "an answer by how much more likely the tuned model finds it than the reference does: "
+        "reward = β · (log P_model(answer) − log P_reference(answer)), and pushes the preferred answer's reward "
+        "above the rejected one's. β sets how hard; the reference keeps the model close to what it knew."
+    )
+    st.subheader("Training settings")
+    url_state.bind("pt_beta", default=finetune.DEFAULTS["preference"]["beta"], options=BETA_CHOICES)
+    url_state.bind("pt_imitate", default=finetune.DEFAULTS["preference"]["sft_weight"], options=IMITATE_CHOICES)
+    a, b = st.columns(2)
+    a.select_slider("β: how strongly rewards pull away from the reference", BETA_CHOICES, key="pt_beta")
+    b.select_slider(
+        "Also imitate the preferred answers (weight)", IMITATE_CHOICES, key="pt_imitate",
+        help="0 is plain DPO: it makes rejected answers unlikely, and a small model may then write nonsense "
+        "instead of the preferred answer. Adding the preferred answers' next-token loss keeps it writing them.",
+    )  # fmt: skip
+    parts = finetune.backbone_parts(d.model)
+    settings = training_settings("pt", "preference", parts)
+    settings["beta"], settings["imitate"] = st.session_state["pt_beta"], st.session_state["pt_imitate"]
+    st.markdown(
+        "**Watch:** the DPO loss starts at log 2 ≈ 0.69 (the model equals its reference, so both answers have "
+        "reward 0) and falls as the reward margin between preferred and rejected answers grows."
+    )
+    start = partial(start_preference, settings=settings)
+    run = training.live_training(
+        "preference", start, draw_preference, steps=settings["steps"], max_seconds=settings["seconds"],
+        button_label="Preference-tune", problem=settings_problem(settings),
+    )  # fmt: skip
+    before = base_preference_scores()
+    trained = run is not None and not run.running and run.result is not None
+    after = finetune.preference_scores(run.result.model, d.tokenizer, val_pairs) if trained else None
+    st.subheader("Preferred or rejected: what the model believes")
+    preference_chart(before, after)
+    if trained:
+        margins = finetune.reward_margins(after, before, run.result.settings["beta"])
+        wins_before = sum(s.preference > 0.5 for s in before)
+        wins_after = sum(s.preference > 0.5 for s in after)
+        a, b, c = st.columns(3)
+        a.metric("Reward margin on held-out pairs, before", "0.000")
+        b.metric("after preference tuning", f"{sum(margins) / len(margins):+.3f}")
+        c.metric("Held-out pairs ranked right", f"{wins_after} of {len(after)}",
+                 delta=f"{wins_after - wins_before:+d} vs before")  # fmt: skip
+        st.caption("Before tuning the model is its own reference, so every reward, and every margin, is 0. "
+                   "A pair is ranked right when the preferred answer is the likelier one.")
+    sampled_comparison(run.result.model if trained else None, val_pairs)
+
+
+def preference_chart(before: list[finetune.PreferenceScore], after: list[finetune.PreferenceScore] | None) -> None:
+    labels = [s.prompt for s in before]
+    fig = go.Figure()
+    if after is not None:
+        fig.add_trace(go.Scatter(
+            x=[100 * s.preference for s in after], y=labels, mode="markers", name="after preference tuning",
+            marker={"size": 14, "color": figures.OKABE_ITO[0]},
+            hovertemplate="%{y}<br>after: %{x:.1f}% for the preferred answer<extra></extra>",
+        ))  # fmt: skip
+    fig.add_trace(go.Scatter(  # drawn last, so an open circle stays visible on top of a dot at the same place
+        x=[100 * s.preference for s in before], y=labels, mode="markers", name="before (the reference)",
+        marker={"size": 14, "color": "#777777", "symbol": "circle-open", "line": {"width": 3}},
+        hovertemplate="%{y}<br>before: %{x:.1f}% for the preferred answer<extra></extra>",
+    ))  # fmt: skip
+    fig.add_vline(x=50, line={"dash": "dot", "color": "#555555"})
+    fig.update_xaxes(range=[-2, 102], ticksuffix="%")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0})
+    ui.plot(figures.style(fig, x_title="P(preferred) / (P(preferred) + P(rejected))", y_title="held-out question",
+                          height=200 + 34 * len(labels)), key="pref_pairs")  # fmt: skip
+    st.caption(
+        "One row per held-out pair. Right of the dotted line the model finds the preferred answer more likely "
+        "than the rejected one; an answer's probability is the product of its tokens' probabilities after the question."
+    )
+
+
+def sampled_comparison(model: Transformer | None, val_pairs) -> None:
+    st.subheader("Sampled answers, before and after")
+    tokenizer = decoder().tokenizer
+    prompts = tuple(dict.fromkeys(p.prompt for p in val_pairs if p.kind == "safe"))[:6]
+    url_state.bind("pt_ask", default="can the cow eat chocolate ?", max_chars=200)
+    own = st.text_input("Ask your own question too", key="pt_ask", max_chars=200)
+    try:
+        own = limits.check_text(own, 200).lower()
+        prompts = (*prompts, own) if own not in prompts else prompts
+    except limits.LimitError as why:
+        st.warning(f"{why} Showing the held-out questions only.")
+    seed = int(st.session_state.get("seed", 0))
+    table = {"question": list(prompts), "before": sampled_answers(prompts, seed)}
+    if model is not None:
+        table["after"] = [finetune.answer(model, tokenizer, p, greedy=False, seed=seed) for p in prompts]
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+    st.caption("Each answer is sampled (temperature 1) with the sidebar's seed, the same seed before and after.")
+
+
+# --- the page -------------------------------------------------------------------------------
+
+ui.page_header(
+    "10. Fine-tuning",
+    "Pre-training taught the tiny models the animal world; here you adapt a copy of them, live, three ways. "
+    "You will see loss and accuracy curves grow as they train, and how the models behave before and after.",
+)
+if not (models.zoo_ready("encoder") and models.zoo_ready("decoder")):
+    st.info("The tiny pre-trained models are not installed yet, so there is nothing to fine-tune.")
+    st.stop()
+url_state.bind("section", default="task", options=list(SECTIONS))
+section = st.segmented_control("Fine-tune", list(SECTIONS), key="section", format_func=SECTIONS.get, required=True)
+if section == "task":
+    task_section()
+elif section == "instruct":
+    instruct_section()
+else:
+    preference_section()
+
+CODE = {
+    "task": (O.SequenceClassifier, finetune.make_classifier, finetune.train_downstream),
+    "instruct": (O.instruction_batch, finetune.train_instructions),
+    "preference": (O.dpo_loss, finetune.make_preference_loss, finetune.train_preferences),
+}
+ui.show_code(*CODE[section])
+ui.takeaway(
+    "Fine-tuning starts from what pre-training learned, so a little data goes a long way: a few labels train a "
+    "classifier, instruction-answer pairs (graded on the answer only) teach a model to answer, and preference "
+    "pairs steer which answers it favours. Every run here trains a copy; the shared model never changes."
+)
