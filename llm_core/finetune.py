@@ -412,8 +412,11 @@ def exact_match_rate(model: Transformer, tokenizer: Tokenizer, pairs: Sequence[I
     return _exact_match_rate(model, [O.instruction_batch(c, pad_id=tokenizer.pad_id) for c in _chunks(examples, 128)])
 
 
+ANSWER_TOKENS = 12  # the most tokens `answer` writes
+
+
 def answer(
-    model: Transformer, tokenizer: Tokenizer, prompt: str, *, max_new_tokens: int = 12,
+    model: Transformer, tokenizer: Tokenizer, prompt: str, *, max_new_tokens: int = ANSWER_TOKENS,
     greedy: bool = True, temperature: float = 1.0, seed: int = 0,
 ) -> str:
     """What the model writes after `prompt`, up to [EOS]: greedy, or sampled with a seed."""

@@ -572,10 +572,15 @@ def sampled_comparison(model: Transformer | None, val_pairs) -> None:
     st.subheader("Sampled answers, before and after")
     tokenizer = decoder().tokenizer
     prompts = tuple(dict.fromkeys(p.prompt for p in val_pairs if p.kind == "safe"))[:6]
-    url_state.bind("pt_ask", default="can the cow eat chocolate ?", max_chars=200)
-    own = st.text_input("Ask your own question too", key="pt_ask", max_chars=200)
+    most = limits.QUESTION_CHARS.maximum
+    url_state.bind("pt_ask", default="can the cow eat chocolate ?", max_chars=most)
+    own = st.text_input("Ask your own question too", key="pt_ask", max_chars=most)
     try:
-        own = limits.check_text(own, 200).lower()
+        own = limits.check_text(own, most).lower()
+        room = decoder().model.config.block_size - finetune.ANSWER_TOKENS
+        if (n := len(finetune.prompt_ids(tokenizer, own))) > room:
+            raise limits.LimitError(f"The question is {n} tokens long, [BOS] included; the tiny decoder reads "
+                                    f"{room + finetune.ANSWER_TOKENS} and needs room for an answer, so at most {room}.")
         prompts = (*prompts, own) if own not in prompts else prompts
     except limits.LimitError as why:
         st.warning(f"{why} Showing the held-out questions only.")
