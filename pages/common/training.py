@@ -33,9 +33,11 @@ from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from llm_core import device
 from llm_core.train import TrainMetrics
 from pages.common import figures, limits, ui
 
@@ -116,6 +118,7 @@ def run_in_thread(run: LiveRun, training: Iterator[tuple[str, TrainMetrics]], re
     """
 
     def work() -> None:
+        torch.set_num_threads(training_threads())  # this thread's own setting; pages keep theirs
         try:
             for name, metrics in training:
                 run.history.setdefault(name, []).append(metrics)
@@ -131,6 +134,15 @@ def run_in_thread(run: LiveRun, training: Iterator[tuple[str, TrainMetrics]], re
 
     run.thread = threading.Thread(target=work, name=f"training-{run.key}", daemon=True)
     run.thread.start()
+
+
+def training_threads() -> int:
+    """Torch threads for each training: the server's cores split between its training slots.
+
+    A small model gains little from a second thread, and a thread team that shares its cores
+    with another training, the page's redraws or a browser waits on its slowest member.
+    """
+    return max(1, device.configure_threads() // limits.CONCURRENT_TRAININGS)
 
 
 def _reason(run: LiveRun) -> str:

@@ -28,7 +28,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
-from llm_core import zoo
+from llm_core import device, zoo
 from pages.common import course, limits, models, training
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,11 +208,14 @@ def trainer_app() -> None:
                 raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
             return {"x": torch.randn(8, 4, generator=rng)}
 
+        threads_seen = set()
+
         def loss_fn(m, batch):
+            threads_seen.add(torch.get_num_threads())
             return m(batch["x"]).pow(2).mean()
 
         metrics = train(model, batch_fn, loss_fn, steps=100_000, stop=stop)
-        return (("run", m) for m in metrics), model
+        return (("run", m) for m in metrics), threads_seen
 
     training.live_training("demo", start, lambda run: st.write(f"step {run.step}"), steps=100_000, max_seconds=60)
 
@@ -248,6 +251,19 @@ def test_a_second_click_does_not_start_a_second_run() -> None:
     click(at, "demo_stop")
     wait_until(lambda: not first.running, at)
     assert first.reason == "stopped" and free_slots() == limits.CONCURRENT_TRAININGS
+
+
+def test_each_training_takes_its_share_of_the_cores_and_pages_keep_theirs() -> None:
+    before = torch.get_num_threads()
+    at = trainer()
+    click(at, "demo_train")
+    run = at.session_state["_live_demo"]
+    wait_until(lambda: run.step >= 2, at)
+    click(at, "demo_stop")
+    wait_until(lambda: not run.running, at)
+    assert run.result == {training.training_threads()}
+    assert training.training_threads() == max(1, device.configure_threads() // limits.CONCURRENT_TRAININGS)
+    assert torch.get_num_threads() == before  # the page's own setting is untouched
 
 
 def test_closing_the_tab_stops_the_training_and_frees_its_slot(monkeypatch: pytest.MonkeyPatch) -> None:
