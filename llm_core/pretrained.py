@@ -73,6 +73,9 @@ def _rename(hf_name: str) -> str | None:
     return name
 
 
+MAX_TOKENS = 256  # the longest input MiniLM was trained on
+
+
 @dataclass
 class MiniLM:
     """The encoder, its WordPiece tokenizer (shared, read-only), and its sentence-embedding recipe."""
@@ -82,24 +85,32 @@ class MiniLM:
 
     def tokenize(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token IDs and attention mask, padded to the longest text (at most 256 tokens, as trained)."""
-        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=True)  # [CLS] ... [SEP]
-        T = min(256, max(len(e.ids) for e in encodings))
-        ids = torch.zeros(len(encodings), T, dtype=torch.long)
-        mask = torch.zeros(len(encodings), T, dtype=torch.long)
-        for row, e in enumerate(encodings):
-            n = min(T, len(e.ids))
-            ids[row, :n] = torch.tensor(e.ids[:n])
+        return self._pad([e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)])
+
+    def _pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        T = min(MAX_TOKENS, max(map(len, rows)))
+        ids = torch.zeros(len(rows), T, dtype=torch.long)
+        mask = torch.zeros(len(rows), T, dtype=torch.long)
+        for row, token_ids in enumerate(rows):
+            n = min(T, len(token_ids))  # [CLS] ... [SEP]
+            ids[row, :n] = torch.tensor(token_ids[:n])
             mask[row, :n] = 1
         return ids.to(self.model.device), mask.to(self.model.device)
 
     @torch.no_grad()
     def sentence_embedding(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
-        """Mean of the token vectors (padding excluded), scaled to length 1: (N, 384)."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
+        """Mean of the token vectors (padding excluded), scaled to length 1: (N, 384).
+
+        Texts are batched in order of their token count, so a batch pads little: nearly every
+        token computed is a real one.
+        """
+        rows = [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         out = []
-        for start in range(0, len(texts), batch_size):
-            ids, mask = self.tokenize([texts[i] for i in order[start : start + batch_size]])
-            hidden = self.model.hidden(ids, attention_mask=mask)  # (B, T, C)
+        for start in range(0, len(rows), batch_size):
+            ids, mask = self._pad([rows[i] for i in order[start : start + batch_size]])
+            padded = not bool(mask.all())
+            hidden = self.model.hidden(ids, attention_mask=mask if padded else None)  # (B, T, C)
             weights = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
             mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)  # (B, C)
             out.append(F.normalize(mean, dim=-1))
