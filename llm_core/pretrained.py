@@ -97,13 +97,17 @@ class MiniLM:
             mask[row, :n] = 1
         return ids.to(self.model.device), mask.to(self.model.device)
 
-    @torch.no_grad()
     def sentence_embedding(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
         """Mean of the token vectors (padding excluded), scaled to length 1: (N, 384).
 
         Texts are batched in order of their token count, so a batch pads little: nearly every
         token computed is a real one.
         """
+        with torch.inference_mode():  # no autograd bookkeeping at all
+            embeddings = self._embed(texts, batch_size)
+        return embeddings.clone()  # an ordinary tensor, which the caller may change in place
+
+    def _embed(self, texts: list[str], batch_size: int) -> torch.Tensor:
         rows = [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)]
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         out = []

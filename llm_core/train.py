@@ -130,7 +130,7 @@ def train(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
-    optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), weight_decay=weight_decay)
+    optimizer = adamw(params, lr=lr, weight_decay=weight_decay)
     start, tokens = time.perf_counter(), 0
     model.train()
     try:
@@ -172,6 +172,12 @@ def train(
                 return
     finally:
         model.eval()
+
+
+def adamw(params, lr: float = 3e-3, weight_decay: float = 0.0) -> torch.optim.AdamW:
+    """The optimizer of every training here. Fused: one kernel updates every parameter, instead of a
+    loop of small operations per tensor that costs a small model a large share of each step."""
+    return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), weight_decay=weight_decay, fused=True)
 
 
 def run(training: Iterator[TrainMetrics]) -> list[TrainMetrics]:
