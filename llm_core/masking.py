@@ -112,12 +112,12 @@ class Perturbation:
 
 
 def _hidden_states(model: Transformer, idx: torch.Tensor, src: torch.Tensor | None) -> list[torch.Tensor]:
-    """Input of the stack, the output of every block, and the final hidden state, each (T, C)."""
+    """Input of the stack, the output of every block, and the final hidden state, each (B, T, C)."""
     stack = _stack_of(model)
     with capture(model, [f"{stack}.hook_input", f"{stack}.blocks.*.hook_resid_post"]) as acts:
-        final = model.hidden(idx, src=src)  # (1, T, C)
-    blocks = [acts[f"{stack}.blocks.{i}.hook_resid_post"][0] for i in range(model.config.n_layer)]
-    return [acts[f"{stack}.hook_input"][0], *blocks, final[0]]
+        final = model.hidden(idx, src=src)  # (B, T, C)
+    blocks = [acts[f"{stack}.blocks.{i}.hook_resid_post"] for i in range(model.config.n_layer)]
+    return [acts[f"{stack}.hook_input"], *blocks, final]
 
 
 @torch.no_grad()
@@ -130,18 +130,19 @@ def perturbation_effect(
 ) -> Perturbation:
     """Run the model on two sequences of equal length and measure ||h_after - h_before|| per position.
 
-    Both runs go through the same code on the same device with the same shapes (one sequence
-    each, no KV cache), so any position the edit cannot reach gives bit-identical hidden states
-    and a change of exactly 0.0, not merely a small number. In a decoder these are the
-    positions before the edit; in an encoder there are none.
+    Both sequences go through the model as one batch of two (no KV cache), so every kernel
+    treats them alike, whatever thread count a busy server gives it: any position the edit
+    cannot reach gives bit-identical hidden states and a change of exactly 0.0, not merely a
+    small number. In a decoder these are the positions before the edit; in an encoder there
+    are none.
     """
     if len(ids) != len(edited_ids):
         raise ValueError(f"the edit must keep the length ({len(ids)} tokens, got {len(edited_ids)})")
     device = model.device
-    src_row = None if src is None else _row(src, device)
-    before = _hidden_states(model, _row(ids, device), src_row)
-    after = _hidden_states(model, _row(edited_ids, device), src_row)
-    change = torch.stack([(a - b).norm(dim=-1) for a, b in zip(after, before, strict=True)])  # (L + 2, T)
+    both = torch.cat([_row(ids, device), _row(edited_ids, device)])  # (2, T): before, after
+    src_rows = None if src is None else _row(src, device).expand(2, -1)
+    states = _hidden_states(model, both, src_rows)
+    change = torch.stack([(h[1] - h[0]).norm(dim=-1) for h in states])  # (L + 2, T)
     names = ["embedding", *(f"layer {i}" for i in range(model.config.n_layer)), "output"]
     edited = [t for t, (a, b) in enumerate(zip(ids, edited_ids, strict=True)) if a != b]
     return Perturbation(layers=names, change=change.float().cpu().numpy(), edited=edited)

@@ -88,6 +88,20 @@ def test_decoder_positions_before_the_edit_do_not_move_at_all(models, edit):
     assert np.count_nonzero(result.change[0]) == 1 and result.change[0, edit] > 0
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_exact_zeros_hold_at_any_thread_count(models, threads):
+    """A busy server runs pages with varying thread counts; before and after share one batch."""
+    edited = list(IDS)
+    edited[5] = (edited[5] + 3) % V
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        result = perturbation_effect(models["decoder"], IDS, edited)
+    finally:
+        torch.set_num_threads(saved)
+    assert np.all(result.change[:, :5] == 0.0) and np.all(result.change[1:, 5:] > 0.0)
+
+
 def test_encoder_positions_all_move(models):
     edited = list(IDS)
     edited[4] = (edited[4] + 1) % V
