@@ -23,7 +23,7 @@ def loss_points(page: Page, title: str) -> int:
 
 
 def test_a_run_grows_its_curve_live_and_stops_when_asked(page, server_url, open_page, assert_no_exception):
-    open_page(page, f"{server_url}/fine_tuning?section=instruct&it_steps=400&it_seconds=60&it_lr=0.001")
+    open_page(page, f"{server_url}/fine_tuning?section=instruct&it_steps=400&it_seconds=60&it_lr=0.001&it_batch=64")
     expect(page.get_by_role("heading", name="10. Fine-tuning")).to_be_visible()
     page.get_by_role("button", name="Instruction-tune").click()
 
@@ -48,7 +48,8 @@ def test_a_run_grows_its_curve_live_and_stops_when_asked(page, server_url, open_
 
 def test_closing_a_tab_frees_its_training_slot_for_another_student(browser, server_url, open_page):
     """Every slot taken by students who then close their tabs: a third student can train at once."""
-    url = f"{server_url}/fine_tuning?section=instruct&it_steps=400&it_seconds=60&it_lr=0.001"
+    # The longest run the page allows (400 steps of 64 examples): the slots stay taken while the test acts.
+    url = f"{server_url}/fine_tuning?section=instruct&it_steps=400&it_seconds=60&it_lr=0.001&it_batch=64"
     trainers = []
     for _ in range(CONCURRENT_TRAININGS):
         context = browser.new_context(viewport={"width": 1400, "height": 900})

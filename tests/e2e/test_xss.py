@@ -94,6 +94,7 @@ def load(page: Page, url: str, open_page) -> None:
     open_page(page, url)
     page.locator("[data-testid='stMain'] h1").first.wait_for()
     page.wait_for_selector("[data-test-script-state='notRunning']")
+    wait_for_rerun(page)  # a run that started over (a server's first session does) is finished too
 
 
 def wait_for_rerun(page: Page) -> None:
