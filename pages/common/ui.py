@@ -14,13 +14,11 @@ from functools import cache
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.common import run_through_app
 from pages.common.figures import PLOTLY_CONFIG
 
 
 def page_header(title: str, what_you_will_see: str) -> None:
     """The page title and its two-line "what you will see"."""
-    run_through_app()
     st.title(title)
     st.markdown(what_you_will_see)
 
