@@ -1,7 +1,6 @@
 """Every text box and upload of every page, fed the inputs that break naive apps.
 
-The pages come from the navigation (`pages/common/course.py`; a page file not yet added to git is
-left to its author until it lands); the inputs of a page from running
+The pages come from the navigation (`pages/common/course.py`); the inputs of a page from running
 it: as it opens, then with each choice on it (radio, selectbox, segmented control, checkbox)
 changed one at a time, then after a training started and stopped at once through the page's
 Train button (`pages/common/training.py`), until every text box and uploader that the page's
@@ -19,7 +18,6 @@ the widget exists, as only code in the server process could.
 from __future__ import annotations
 
 import ast
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,20 +74,10 @@ MEGABYTE_BYTES = f"{len(UPLOAD_CASES['megabyte'][1]):,}"
 # --- the pages and what their source declares ----------------------------------------------------
 
 
-def landed() -> set[str] | None:
-    """Page files in git: a page still being written (not added yet) is left to its author until it lands."""
-    try:
-        listing = subprocess.run(["git", "ls-files", "pages"], cwd=ROOT, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None  # not a git checkout: every page file counts
-    return set(listing.stdout.split())
-
-
 def navigation() -> list[tuple[str, str | None]]:
-    """(url path, page file or None for a preview) of every landed page in the navigation, home first."""
-    files = landed()
+    """(url path, page file or None for a preview) of every page in the navigation, home first."""
     lessons = [(lesson.url_path, lesson.file if lesson.is_built() else None) for lesson in course.LESSONS]
-    return [("", course.HOME_FILE), *((p, f) for p, f in lessons if f is None or files is None or f in files)]
+    return [("", course.HOME_FILE), *lessons]
 
 
 def declared_inputs(page_file: str | None) -> dict[str, str]:

@@ -16,7 +16,6 @@ Checked here:
 from __future__ import annotations
 
 import hashlib
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +28,8 @@ from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
 from llm_core import device, zoo
-from pages.common import course, limits, models, training
+from pages.common import limits, models, training
+from tests.page_catalog import training_pages
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 180
@@ -137,18 +137,6 @@ def test_a_page_a_session_opens_later_does_not_inherit_state() -> None:
 # --- a page that trains works on copies ---------------------------------------------------------
 
 
-def training_pages() -> list[str]:
-    """Landed pages that train through the live-training helper (a page not yet in git is left to its author)."""
-    try:
-        listing = subprocess.run(["git", "ls-files", "pages"], cwd=ROOT, capture_output=True, text=True, check=True)
-        landed = set(listing.stdout.split())
-    except (OSError, subprocess.CalledProcessError):
-        landed = None
-    return [
-        lesson.url_path for lesson in course.LESSONS
-        if lesson.is_built() and (landed is None or lesson.file in landed)
-        and "live_training(" in (ROOT / lesson.file).read_text()
-    ]
 
 
 @pytest.mark.parametrize("url_path", training_pages())

@@ -16,14 +16,7 @@ from llm_core.generate import generate
 from llm_core.model import Transformer
 from llm_core.tokenizers import train_tokenizer
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, above all on a machine that other processes share."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models train fastest on one thread
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ CONFIG = ROOT / ".streamlit" / "config.toml"
 
 
 def sources(*folders: str) -> list[Path]:
-    """app.py and the Python files of `folders` that are in git (work in progress lands first)."""
+    """app.py and the Python files of `folders` that git tracks (not caches or local scratch files)."""
     files = sorted([ROOT / "app.py", *(p for folder in folders for p in (ROOT / folder).rglob("*.py"))])
     try:
         listing = subprocess.run(["git", "ls-files", "app.py", *folders], cwd=ROOT, capture_output=True, text=True,

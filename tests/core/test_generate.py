@@ -15,13 +15,7 @@ from llm_core.model import Transformer
 V = 40
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, above all on a machine that other processes share."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models train fastest on one thread
 
 
 def opinionated(arch: str = "decoder", seed: int = 0) -> Transformer:

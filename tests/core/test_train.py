@@ -17,13 +17,7 @@ V = 24  # ids 0..3 are special: 0 [PAD], 1 [BOS], 2 [EOS], 3 [MASK]
 PAD, BOS, EOS, MASK = 0, 1, 2, 3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, above all on a machine that other processes share."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models train fastest on one thread
 
 
 def counting_rows(rng: torch.Generator, B: int = 16, T: int = 12) -> torch.Tensor:

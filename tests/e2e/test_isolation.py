@@ -8,7 +8,6 @@ on the same page, sees no run and may train at once.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from pages.common import course
+from tests.page_catalog import training_pages
 
 pytestmark = pytest.mark.e2e
 
@@ -25,18 +24,6 @@ SECRET_CORPUS = (" ".join(SECRET_WORDS) + " .\n") * 60
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def training_pages() -> list[str]:
-    """Landed pages that train through the live-training helper (a page not yet in git is left to its author)."""
-    try:
-        listing = subprocess.run(["git", "ls-files", "pages"], cwd=ROOT, capture_output=True, text=True, check=True)
-        files = set(listing.stdout.split())
-    except (OSError, subprocess.CalledProcessError):
-        files = None
-    return [
-        lesson.url_path for lesson in course.LESSONS
-        if lesson.is_built() and (files is None or lesson.file in files)
-        and "live_training(" in (ROOT / lesson.file).read_text()
-    ]
 
 
 TRAINING_PAGES = training_pages()

@@ -12,7 +12,6 @@ reaches every box by itself; this checks what a real browser makes of the markup
 from __future__ import annotations
 
 import ast
-import subprocess
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -39,18 +38,6 @@ MORE_BOXES = {"tokenization": ["corpus=own"], "embeddings": ["model=MiniLM"], "f
 # section prepares a model for minutes on a busy machine.
 NOT_IN_BROWSER = {"fine_tuning": {"ds_try", "pt_ask"}}
 
-def landed_files() -> set[str] | None:
-    """Page files in git: a page still being written (not added yet) is left to its author until it lands."""
-    try:
-        listing = subprocess.run(["git", "ls-files", "pages"], cwd=ROOT, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None  # not a git checkout: every page file counts
-    return set(listing.stdout.split())
-
-
-def landed(lesson: course.Lesson) -> bool:
-    files = landed_files()
-    return not lesson.is_built() or files is None or lesson.file in files
 
 
 INJECTED_JS = """() => {
@@ -85,7 +72,7 @@ def page_inputs(file: str) -> tuple[list[str], bool, list[str]]:
 PAGES = [
     (lesson.url_path, *page_inputs(lesson.file))
     for lesson in course.LESSONS
-    if lesson.is_built() and landed(lesson) and any(page_inputs(lesson.file)[:2])
+    if lesson.is_built() and any(page_inputs(lesson.file)[:2])
 ]
 
 
