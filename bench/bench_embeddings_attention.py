@@ -23,16 +23,14 @@ import sys
 import time
 from pathlib import Path
 
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.runtime.scriptrunner.script_cache import ScriptCache
-from streamlit.testing.v1 import AppTest, local_script_runner
-from streamlit.testing.v1 import app_test as app_test_module
+from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench.apptest_server import run_through_app_every_time, share_script_cache  # noqa: E402
 from llm_core import zoo  # noqa: E402
 from llm_core.embeddings import embedding_matrix, project, vocabulary_words  # noqa: E402
 
@@ -44,24 +42,6 @@ SENTENCES = [
     "two cats sleep in the house because they are tired .",
     "the students asked why the softmax saturates for long vectors",
 ]
-
-
-def run_through_app_every_time() -> None:
-    """As tests/conftest.py does: every run goes through app.py's navigation."""
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    PagesManager.__init__ = init
-
-
-def share_script_cache() -> None:
-    """Compile app.py and the page once, as a server does, instead of on every AppTest run."""
-    shared = ScriptCache()
-    app_test_module.ScriptCache = lambda: shared
-    local_script_runner.ScriptCache = lambda: shared
 
 
 def open_page(url_path: str, **query: str) -> AppTest:

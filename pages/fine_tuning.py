@@ -223,7 +223,8 @@ def task_section() -> None:
             "Number of labelled training examples", LABEL_CHOICES, key="ds_labels",
             help="Where does pre-training help most: with few labels or with many? Train at 8, 32 and 256.",
         )  # fmt: skip
-        train_set, val_set, label_names = finetune.labelled_task(task, n_labels, seed=int(st.session_state["seed"]))
+        seed = int(st.session_state.get("seed", 0))
+        train_set, val_set, label_names = finetune.labelled_task(task, n_labels, seed=seed)
     else:
         url_state.bind("ds_own", default=DEFAULT_OWN, max_chars=OWN_EXAMPLES_CHARS)
         text = st.text_area(
