@@ -239,7 +239,10 @@ def live_training(
     settings: it is shown and the Train button is disabled. Returns the latest run of `key`
     (None before the first); when it is no longer running, its results are final.
     """
+    # One look at the training thread decides the buttons and whether a fragment watches the run:
+    # a run that ends between two looks would leave Train disabled with nothing left to redraw it.
     run, running = session_run(key), active_run()
+    watching = run is not None and run is running
     left, right, _ = st.columns([2, 1, 3])
     left.button(
         button_label, key=f"{key}_train", type="primary", icon=":material/play_arrow:",
@@ -248,22 +251,30 @@ def live_training(
     )  # fmt: skip
     right.button(
         "Stop", key=f"{key}_stop", icon=":material/stop:", on_click=_request_stop, args=(key,),
-        disabled=run is None or not run.running,
+        disabled=not watching,
     )  # fmt: skip
     if problem is not None:
         ui.show_error(problem)
-    elif running is not None and running.key != key:
+    elif running is not None and not watching:
         st.info("Another training of yours is running; stop it or wait for it to finish, then train here.")
+        _wait_for(running)
     kind, message = st.session_state.get(f"_live_message_{key}", (None, None))
     if kind == "busy":
         st.warning(message, icon=":material/hourglass_top:")
     elif kind == "error":
         ui.show_error(message)
-    if run is not None and run.running:
+    if watching:
         _watch(key, draw)
     elif run is not None:
         _show(run, draw)
     return run
+
+
+@st.fragment(run_every=REFRESH_S)
+def _wait_for(other: LiveRun) -> None:
+    """While another training of this session runs, look once a second; when it ends, redraw the page."""
+    if not other.running:
+        st.rerun()
 
 
 @st.fragment(run_every=REFRESH_S)

@@ -205,7 +205,8 @@ def trainer_app() -> None:
         metrics = train(model, batch_fn, loss_fn, steps=100_000, stop=stop)
         return (("run", m) for m in metrics), threads_seen
 
-    training.live_training("demo", start, lambda run: st.write(f"step {run.step}"), steps=100_000, max_seconds=60)
+    key = st.query_params.get("key", "demo")  # another key: another section of the page
+    training.live_training(key, start, lambda run: st.write(f"step {run.step}"), steps=100_000, max_seconds=60)
 
 
 def trainer(mode: str = "slow") -> AppTest:
@@ -239,6 +240,48 @@ def test_a_second_click_does_not_start_a_second_run() -> None:
     click(at, "demo_stop")
     wait_until(lambda: not first.running, at)
     assert first.reason == "stopped" and free_slots() == limits.CONCURRENT_TRAININGS
+
+
+class EndsAfterOneLook:
+    """A training thread that ends the moment after the page first looks at it."""
+
+    def __init__(self) -> None:
+        self.looks = 0
+
+    def is_alive(self) -> bool:
+        self.looks += 1
+        return self.looks == 1
+
+
+def test_a_run_that_ends_while_the_page_draws_leaves_the_buttons_consistent() -> None:
+    at = trainer()
+    click(at, "demo_train")
+    run = at.session_state["_live_demo"]
+    click(at, "demo_stop")
+    wait_until(lambda: not run.running, at)
+    run.thread = EndsAfterOneLook()
+    at.run()  # the page sees the run alive, and it ends while the page is drawn
+    assert run.thread.looks > 1  # the page did look again, after the run had ended
+    # the watcher that drew the running run saw it end and redrew the page: Train is back
+    assert not at.button(key="demo_train").disabled and at.button(key="demo_stop").disabled
+    assert not at.exception
+
+
+def test_another_section_waits_for_the_running_training_and_offers_its_button_when_it_ends() -> None:
+    at = trainer()
+    click(at, "demo_train")
+    run = at.session_state["_live_demo"]
+    at.query_params["key"] = "second"
+    at.run()
+    assert at.button(key="second_train").disabled  # one training per session
+    assert any("Another training of yours is running" in i.value for i in at.info)
+    run.stop_event.set()  # stopped where it was started
+    wait_until(lambda: not run.running)
+    run.thread = EndsAfterOneLook()
+    at.run()  # this section sees the other run alive; it ends while the section waits
+    assert run.thread.looks > 1
+    assert not at.button(key="second_train").disabled and not at.info
+    assert not at.exception
 
 
 def test_each_training_takes_its_share_of_the_cores_and_pages_keep_theirs() -> None:
