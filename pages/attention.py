@@ -151,16 +151,17 @@ def shapes_figure(n_head: int, T: int, d_k: int, C: int) -> dict:
 def scaling_curves() -> tuple[ScalingDemo, dict, dict]:
     """The √d_k demo's curves over every d_k, and their two figures."""
     curves = scaling_demo(list(D_K_CHOICES), n_keys=N_KEYS)
+    common = {
+        "x_title": "d_k (log scale)", "log_x": True, "height": 400,
+        "xaxis": {"tickvals": list(D_K_CHOICES[::2]), "ticktext": [str(d) for d in D_K_CHOICES[::2]]},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+    }  # fmt: skip
     spread = figures.line_chart(curves.d_k, {"QK^T": curves.score_std, "QK^T / √d_k": curves.scaled_score_std},
-                                "Spread of the scores as d_k grows", x_title="d_k (log scale)",
-                                y_title="standard deviation", log_x=True, decimals=2, height=400)
+                                "Spread of the scores as d_k grows", y_title="standard deviation", decimals=2,
+                                **common)  # fmt: skip
     peak = figures.line_chart(curves.d_k, {"unscaled": curves.max_weight, "scaled": curves.scaled_max_weight},
-                              "Largest softmax weight (mean)", x_title="d_k (log scale)", y_title="weight",
-                              log_x=True, decimals=3, height=400)
-    for fig in (spread, peak):
-        fig.update_xaxes(tickvals=list(D_K_CHOICES[::2]), ticktext=[str(d) for d in D_K_CHOICES[::2]])
-        fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0})
-    peak.update_yaxes(range=[0, 1.02])
+                              "Largest softmax weight (mean)", y_title="weight", decimals=3,
+                              yaxis={"range": [0, 1.02]}, **common)  # fmt: skip
     return curves, spread.to_dict(), peak.to_dict()
 
 
@@ -182,8 +183,8 @@ def example_figure(d_k: int, scale: bool) -> tuple[dict, float, float, float]:
     weights = softmax(scores)
     fig = figures.bar_chart([f"key {i}" for i in range(N_KEYS)], weights,
                             f"One query, {N_KEYS} random keys, d_k = {d_k}", x_title="key",
-                            y_title="softmax weight", highlight=int(weights.argmax()), decimals=3, height=380)
-    fig.update_yaxes(range=[0, 1.02])
+                            y_title="softmax weight", highlight=int(weights.argmax()), decimals=3, height=380,
+                            yaxis={"range": [0, 1.02]})  # fmt: skip
     return fig.to_dict(), float(scores.min()), float(scores.max()), float(weights.max())
 
 
@@ -383,9 +384,8 @@ else:
         f"**Drag a box over a square** (or use the sliders at the top) to enlarge it below."
     )
     st.session_state["_grid_tokens"] = len(keep)  # for the box-selection callback
-    st.plotly_chart(af.frame_head(grid_figure(model_label, cleaned, hide_special), len(keep), layer, head),
-                    key="head_grid", on_select=select_head_from_grid, selection_mode="box",
-                    width="stretch", config=figures.PLOTLY_CONFIG)
+    ui.plot(af.frame_head(grid_figure(model_label, cleaned, hide_special), len(keep), layer, head),
+            key="head_grid", on_select=select_head_from_grid, selection_mode="box")
     if hidden_share is not None:
         st.caption(f"Special tokens hidden and each row renormalised over the rest. In layer {layer}, head {head} "
                    f"the hidden tokens took {hidden_share[layer, head].mean():.0%} of the weight on average.")

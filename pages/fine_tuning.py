@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from llm_core import finetune
@@ -292,20 +291,21 @@ def task_results(run: training.LiveRun) -> None:
 def label_chart(points: dict[int, dict[str, float | None]]) -> None:
     st.subheader("Accuracy vs number of labels")
     counts = sorted(points)
-    fig = go.Figure()
+    traces = []
     for i, (method, label) in enumerate(METHOD_LABELS.items()):
         xs = [n for n in counts if points[n].get(method) is not None]
-        fig.add_trace(go.Scatter(
-            x=xs, y=[100 * points[n][method] for n in xs], name=label, mode="lines+markers",
-            line={"width": 3, "color": figures.OKABE_ITO[i]}, marker={"size": 12},
-            hovertemplate=f"{label}<br>%{{x}} labelled examples<br>held-out accuracy: %{{y:.1f}}%<extra></extra>",
-        ))  # fmt: skip
-    fig.update_xaxes(type="log", tickvals=LABEL_CHOICES, ticktext=[str(n) for n in LABEL_CHOICES])
-    fig.update_yaxes(range=[0, 101], ticksuffix="%")
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0})
-    ui.plot(figures.style(fig, title="Final held-out accuracy by number of labelled examples",
-                          x_title="Labelled training examples (log scale)", y_title="held-out accuracy",
-                          height=420), key="task_labels")  # fmt: skip
+        traces.append({
+            "type": "scatter", "x": xs, "y": [100 * points[n][method] for n in xs], "name": label,
+            "mode": "lines+markers", "line": {"width": 3, "color": figures.OKABE_ITO[i]}, "marker": {"size": 12},
+            "hovertemplate": f"{label}<br>%{{x}} labelled examples<br>held-out accuracy: %{{y:.1f}}%<extra></extra>",
+        })  # fmt: skip
+    fig = figures.figure(
+        traces, title="Final held-out accuracy by number of labelled examples",
+        x_title="Labelled training examples (log scale)", y_title="held-out accuracy", height=420,
+        xaxis={"type": "log", "tickvals": LABEL_CHOICES, "ticktext": [str(n) for n in LABEL_CHOICES]},
+        yaxis={"range": [0, 101], "ticksuffix": "%"}, legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
+    )  # fmt: skip
+    ui.plot(fig, key="task_labels")
     if len(counts) < 2:
         st.info(
             "One point per model so far. Move the *Number of labelled training examples* slider and train again "
@@ -545,24 +545,26 @@ def preference_section() -> None:
 
 def preference_chart(before: list[finetune.PreferenceScore], after: list[finetune.PreferenceScore] | None) -> None:
     labels = [s.prompt for s in before]
-    fig = go.Figure()
+    traces = []
     if after is not None:
-        fig.add_trace(go.Scatter(
-            x=[100 * s.preference for s in after], y=labels, mode="markers", name="after preference tuning",
-            marker={"size": 14, "color": figures.OKABE_ITO[0]},
-            hovertemplate="%{y}<br>after: %{x:.1f}% for the preferred answer<extra></extra>",
-        ))  # fmt: skip
-    fig.add_trace(go.Scatter(  # drawn last, so an open circle stays visible on top of a dot at the same place
-        x=[100 * s.preference for s in before], y=labels, mode="markers", name="before (the reference)",
-        marker={"size": 14, "color": "#777777", "symbol": "circle-open", "line": {"width": 3}},
-        hovertemplate="%{y}<br>before: %{x:.1f}% for the preferred answer<extra></extra>",
-    ))  # fmt: skip
-    fig.add_vline(x=50, line={"dash": "dot", "color": "#555555"})
-    fig.update_xaxes(range=[-2, 102], ticksuffix="%")
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0})
-    ui.plot(figures.style(fig, x_title="P(preferred) / (P(preferred) + P(rejected))", y_title="held-out question",
-                          height=200 + 34 * len(labels)), key="pref_pairs")  # fmt: skip
+        traces.append({
+            "type": "scatter", "x": [100 * s.preference for s in after], "y": labels, "mode": "markers",
+            "name": "after preference tuning", "marker": {"size": 14, "color": figures.OKABE_ITO[0]},
+            "hovertemplate": "%{y}<br>after: %{x:.1f}% for the preferred answer<extra></extra>",
+        })  # fmt: skip
+    traces.append({  # drawn last, so an open circle stays visible on top of a dot at the same place
+        "type": "scatter", "x": [100 * s.preference for s in before], "y": labels, "mode": "markers",
+        "name": "before (the reference)",
+        "marker": {"size": 14, "color": "#777777", "symbol": "circle-open", "line": {"width": 3}},
+        "hovertemplate": "%{y}<br>before: %{x:.1f}% for the preferred answer<extra></extra>",
+    })  # fmt: skip
+    fig = figures.figure(
+        traces, x_title="P(preferred) / (P(preferred) + P(rejected))", y_title="held-out question",
+        height=200 + 34 * len(labels), shapes=[figures.vline(50, dash="dot", color="#555555")],
+        xaxis={"range": [-2, 102], "ticksuffix": "%"}, yaxis={"autorange": "reversed"},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+    )  # fmt: skip
+    ui.plot(fig, key="pref_pairs")
     st.caption(
         "One row per held-out pair. Right of the dotted line the model finds the preferred answer more likely "
         "than the rejected one; an answer's probability is the product of its tokens' probabilities after the question."

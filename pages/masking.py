@@ -292,25 +292,25 @@ def stage_figure(view: masking.MaskedAttention, stage: str, x: list[str], y: lis
             fig.data[1].update(text=np.where(view.mask, "", figures.MINUS_INF), texttemplate="%{text}",
                                textfont={"size": figures.FONT_SIZE - 4, "color": "white"}, showlegend=False)
     else:
-        fig = figures.heatmap(view.weights, x, y, title, value_name="weight", zmin=0, zmax=1, decimals=3, **common)
-        if not view.mask.all():
-            fig.add_trace(blocked_layer(view.mask, x, y, x_title, y_title))
+        blocked = [] if view.mask.all() else [blocked_layer(view.mask, x, y, x_title, y_title)]
+        fig = figures.heatmap(view.weights, x, y, title, value_name="weight", zmin=0, zmax=1, decimals=3,
+                              extra_traces=blocked, **common)  # fmt: skip
     fig.update_traces(colorbar={"thickness": 14}, selector={"type": "heatmap"})
     return fig
 
 
-def blocked_layer(mask: np.ndarray, x: list[str], y: list[str], x_title: str, y_title: str) -> go.Heatmap:
+def blocked_layer(mask: np.ndarray, x: list[str], y: list[str], x_title: str, y_title: str) -> dict:
     """Blocked cells of a weight matrix, drawn in the masked colour with "0": the mask stays visible."""
     rows, cols = np.indices(mask.shape)
     custom = np.dstack([np.asarray(y, dtype=object)[rows], np.asarray(x, dtype=object)[cols]])
-    return go.Heatmap(
-        z=np.where(mask, np.nan, 1.0), x=list(range(len(x))), y=list(range(len(y))),
-        colorscale=[[0, figures.MASKED_COLOR], [1, figures.MASKED_COLOR]], showscale=False, xgap=1, ygap=1,
-        text=np.where(mask, "", "0"), texttemplate="%{text}",
-        textfont={"size": figures.FONT_SIZE - 4, "color": "white"}, customdata=custom, name="blocked",
-        hovertemplate=f"{y_title}: %{{customdata[0]}}<br>{x_title}: %{{customdata[1]}}<br>"
-                      "weight: 0 (blocked)<extra></extra>",
-    )
+    return {
+        "type": "heatmap", "z": np.where(mask, np.nan, 1.0), "x": list(range(len(x))), "y": list(range(len(y))),
+        "colorscale": [[0, figures.MASKED_COLOR], [1, figures.MASKED_COLOR]], "showscale": False, "xgap": 1,
+        "ygap": 1, "text": np.where(mask, "", "0"), "texttemplate": "%{text}",
+        "textfont": {"size": figures.FONT_SIZE - 4, "color": "white"}, "customdata": custom, "name": "blocked",
+        "hovertemplate": f"{y_title}: %{{customdata[0]}}<br>{x_title}: %{{customdata[1]}}<br>"
+                         "weight: 0 (blocked)<extra></extra>",
+    }  # fmt: skip
 
 
 def change_figure(result: masking.Perturbation, x: list[str], edit: int, title: str) -> go.Figure:
@@ -320,20 +320,20 @@ def change_figure(result: masking.Perturbation, x: list[str], edit: int, title: 
     the axis stops above the others and the edited bar runs off the top with its value written there.
     """
     values = result.final
-    fig = figures.bar_chart(x, values.tolist(), title, x_title="Position", y_title="‖change of output‖ (L2)",
-                            highlight=edit, decimals=6)
-    fig.update_traces(text=["0" if v == 0 else f"{v:.2f}" for v in values], textposition="outside",
-                      textfont={"size": figures.FONT_SIZE - 2}, cliponaxis=False)
+    labels = ["0" if v == 0 else f"{v:.2f}" for v in values]
+    layout: dict = {"shapes": [figures.vline(edit - 0.5, color=EDIT_COLOR, dash="dash", width=2)]}
     others = np.delete(values, edit)
     top = float(others.max()) if others.size else 0.0
     if top > 0 and values[edit] > 3 * top:
-        fig.update_yaxes(range=[0, 1.3 * top])
-        fig.data[0].text = tuple("" if t == edit else label for t, label in enumerate(fig.data[0].text))
-        fig.add_annotation(x=edit, y=1.3 * top, text=f"{values[edit]:.2f} ↑", showarrow=False, yanchor="bottom",
-                           font={"size": figures.FONT_SIZE - 2, "color": EDIT_COLOR})
+        labels[edit] = ""
+        layout["yaxis"] = {"range": [0, 1.3 * top]}
+        layout["annotations"] = [{"x": edit, "y": 1.3 * top, "text": f"{values[edit]:.2f} ↑", "showarrow": False,
+                                  "yanchor": "bottom", "font": {"size": figures.FONT_SIZE - 2, "color": EDIT_COLOR}}]
     else:
-        fig.update_yaxes(rangemode="tozero")
-    fig.add_vline(x=edit - 0.5, line={"color": EDIT_COLOR, "dash": "dash", "width": 2})
+        layout["yaxis"] = {"rangemode": "tozero"}
+    fig = figures.bar_chart(x, values.tolist(), title, x_title="Position", y_title="‖change of output‖ (L2)",
+                            highlight=edit, decimals=6, **layout)  # fmt: skip
+    fig.update_traces(text=labels, textposition="outside", textfont={"size": figures.FONT_SIZE - 2}, cliponaxis=False)
     return fig
 
 
@@ -615,12 +615,15 @@ st.markdown(
 table = [p for p in predictions(tuple(dec)) if p.target is not None]
 inputs = names([p.prefix[-1] for p in table])
 targets = names([p.target for p in table])
+# Two rows of tick labels, the targets over the inputs: read across, the targets are the inputs shifted left.
+ticks = {"ticktext": [f"<b>{escape(t)}</b><br><span style='color:#666'>{escape(i)}</span>"
+                      for t, i in zip(targets, inputs, strict=True)]}  # fmt: skip
+if len(table) <= 16:
+    ticks["tickangle"] = 0
 fig = figures.bar_chart([escape(t) for t in targets], [p.target_prob for p in table],
                         "P(target) at every position, from one pass",
-                        x_title="top: target (token t + 1) · below: input (token t)", y_title="P(target)", decimals=4)
-# Two rows of tick labels, the targets over the inputs: read across, the targets are the inputs shifted left.
-fig.update_xaxes(ticktext=[f"<b>{escape(t)}</b><br><span style='color:#666'>{escape(i)}</span>"
-                           for t, i in zip(targets, inputs, strict=True)], tickangle=0 if len(table) <= 16 else None)
+                        x_title="top: target (token t + 1) · below: input (token t)", y_title="P(target)", decimals=4,
+                        xaxis=ticks)  # fmt: skip
 ui.plot(fig, key="shifted_targets")
 losses = [-np.log(p.target_prob) for p in table]
 st.markdown(

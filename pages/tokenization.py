@@ -132,21 +132,22 @@ def growth_figures(vocab_size: int, corpus_key: str, _corpus: str) -> tuple[go.F
     names = {"word": "word-level", "char": "character", "bpe": f"BPE ({vocab_size:,} budget)"}
     words = sorted(table["words"].unique())
     by_kind = {names[k]: table[table["kind"] == k].sort_values("words") for k in names}
+    common = {
+        "x_title": "words of training text", "log_x": True, "xaxis": {"dtick": 1},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0},
+    }  # fmt: skip
     vocab_fig = figures.line_chart(
         words, {n: list(d["vocab_size"]) for n, d in by_kind.items()}, "Vocabulary needed",
-        x_title="words of training text", y_title="vocabulary size", log_x=True, log_y=True, decimals=0,
+        y_title="vocabulary size", log_y=True, decimals=0, yaxis={"dtick": 1}, **common,
     )
     oov_fig = figures.line_chart(
         words, {n: list(100 * d["oov_rate"]) for n, d in by_kind.items()}, "Unknown words in held-out text",
-        x_title="words of training text", y_title="% of words with [UNK]", log_x=True, decimals=1,
+        y_title="% of words with [UNK]", decimals=1, **common,
     )
     for fig in (vocab_fig, oov_fig):
         for trace, dash, symbol in zip(fig.data, ("solid", "dash", "dot"), ("circle", "square", "diamond"),
                                        strict=True):
             trace.update(mode="lines+markers", line={"dash": dash}, marker={"size": 11, "symbol": symbol})
-        fig.update_xaxes(dtick=1)
-        fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0})
-    vocab_fig.update_yaxes(dtick=1)
     return vocab_fig, oov_fig
 
 
@@ -154,14 +155,12 @@ def growth_figures(vocab_size: int, corpus_key: str, _corpus: str) -> tuple[go.F
 def merge_count_figure(vocab_size: int, corpus_key: str, _corpus: str, k: int) -> go.Figure:
     """How often each merged pair occurred, with a dashed line at merge k. Shared: never modified."""
     _, counts = merge_history(vocab_size, corpus_key, _corpus)
-    fig = figures.line_chart(
+    return figures.line_chart(
         list(range(1, len(counts) + 1)), {"pair count": counts}, "How often each merged pair occurred",
         x_title="merge number", y_title="occurrences in the corpus", log_y=True, decimals=0,
+        yaxis={"dtick": 1},  # powers of ten only: readable from afar
+        shapes=[figures.vline(k, width=2, dash="dash", color=figures.OKABE_ITO[5])] if k > 0 else [],
     )
-    if k > 0:
-        fig.add_vline(x=k, line_width=2, line_dash="dash", line_color=figures.OKABE_ITO[5])
-    fig.update_yaxes(dtick=1)  # powers of ten only: readable from afar
-    return fig
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

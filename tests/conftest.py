@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import plotly.graph_objects as go
 import pytest
 import torch
 from streamlit import config
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
+
+from pages.common import ui
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -41,6 +44,22 @@ def _navigation_through_app(monkeypatch: pytest.MonkeyPatch) -> None:
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture(autouse=True)
+def _strict_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every figure a page shows in a test passes all of Plotly's checks.
+
+    Pages build figures without them, for speed (see `figures.figure`); a property Plotly does
+    not know, or a value of the wrong kind, fails the test that drew it.
+    """
+    original = ui.plot
+
+    def plot(fig, *, key: str, **options) -> None:
+        go.Figure(fig if isinstance(fig, dict) else fig.to_dict())  # raises on anything Plotly would not accept
+        original(fig, key=key, **options)
+
+    monkeypatch.setattr(ui, "plot", plot)
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from pages.common.figures import FONT_SIZE, OKABE_ITO, SEQUENTIAL, TEXT_COLOR, style
+from pages.common.figures import FONT_SIZE, OKABE_ITO, SEQUENTIAL, TEXT_COLOR, figure
 
 HIGHLIGHT = OKABE_ITO[5]  # vermillion frame around the chosen head
 
@@ -50,8 +50,7 @@ def sparse_ticks(fig: go.Figure, axis: str, n: int, limit: int = 40) -> go.Figur
     """For a long axis (384 dimensions of MiniLM), let Plotly pick a few numeric ticks instead of every one,
     and drop the 1-pixel gaps between cells, which would otherwise be wider than the cells themselves."""
     if n > limit:
-        update = fig.update_xaxes if axis == "x" else fig.update_yaxes
-        update(tickmode="auto", nticks=10, ticktext=None, tickvals=None)
+        fig.update_layout({f"{axis}axis": {"tickmode": "auto", "nticks": 10, "ticktext": None, "tickvals": None}})
         fig.update_traces({f"{axis}gap": 0})
     return fig
 
@@ -76,11 +75,11 @@ def head_grid(patterns: np.ndarray, labels: Sequence[str], *, cell_px: int = 80)
          for c in range(z.shape[1])]  # fmt: skip
     y = [f"layer {r // block}, query “{labels[r % block]}”" if r % block < T else gap * (r // block + 1)
          for r in range(z.shape[0])]  # fmt: skip
-    fig = go.Figure(go.Heatmap(
-        z=np.round(z, 4), x=x, y=y, colorscale=SEQUENTIAL, zmin=0, zmax=1, hoverongaps=False,
-        hovertemplate="%{y}<br>%{x}<br>weight: %{z:.3f}<extra></extra>",
-        colorbar={"title": {"text": "weight", "side": "right"}, "thickness": 14},
-    ))  # fmt: skip
+    mosaic = {
+        "type": "heatmap", "z": np.round(z, 4), "x": x, "y": y, "colorscale": SEQUENTIAL, "zmin": 0, "zmax": 1,
+        "hoverongaps": False, "hovertemplate": "%{y}<br>%{x}<br>weight: %{z:.3f}<extra></extra>",
+        "colorbar": {"title": {"text": "weight", "side": "right"}, "thickness": 14},
+    }  # fmt: skip
     centre = (T - 1) / 2
     annotations = [
         {"text": f"H{h}", "x": h * block + centre, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
@@ -91,14 +90,12 @@ def head_grid(patterns: np.ndarray, labels: Sequence[str], *, cell_px: int = 80)
          "xanchor": "right", "showarrow": False, "font": {"size": FONT_SIZE - 2, "color": TEXT_COLOR}}
         for layer in range(L)
     ]  # fmt: skip
-    fig.update_xaxes(type="category", showticklabels=False, ticks="", showgrid=False, zeroline=False)
-    fig.update_yaxes(type="category", showticklabels=False, ticks="", showgrid=False, zeroline=False,
-                     autorange="reversed")
-    fig.update_layout(annotations=annotations, height=int(80 + cell_px * L), dragmode="select",
-                      plot_bgcolor="white")
-    style(fig)
-    fig.update_layout(margin={"l": 50, "r": 10, "t": 64, "b": 10})  # room above for the mode bar
-    return fig
+    hidden = {"type": "category", "showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False}
+    return figure(
+        [mosaic], height=int(80 + cell_px * L), xaxis=hidden, yaxis={**hidden, "autorange": "reversed"},
+        annotations=annotations, dragmode="select", plot_bgcolor="white",
+        margin={"l": 50, "r": 10, "t": 64, "b": 10},  # room above for the mode bar
+    )  # fmt: skip
 
 
 def grid_cell_to_head(x: float, y: float, n_tokens: int) -> tuple[int, int]:
@@ -125,33 +122,32 @@ def token_lines(weights: np.ndarray, labels: Sequence[str], query: int, *, title
     """
     T = len(labels)
     row = weights[query]  # (T,), sums to 1
-    fig = go.Figure()
     top = row.max() if row.size else 1.0
-    for key in range(T):
-        w = float(row[key])
-        if w < 1e-4:
-            continue
-        fig.add_trace(go.Scatter(
-            x=[0, 1], y=[query, key], mode="lines", hoverinfo="skip", showlegend=False,
-            line={"width": 1 + 14 * w / top, "color": OKABE_ITO[0]}, opacity=0.25 + 0.75 * w / top,
-        ))  # fmt: skip
+    traces = [
+        {"type": "scatter", "x": [0, 1], "y": [query, key], "mode": "lines", "hoverinfo": "skip", "showlegend": False,
+         "line": {"width": 1 + 14 * w / top, "color": OKABE_ITO[0]}, "opacity": 0.25 + 0.75 * w / top}
+        for key, w in enumerate(row.tolist()) if w >= 1e-4
+    ]  # fmt: skip
     colors = ["#1f1f1f"] * T
     colors[query] = HIGHLIGHT
-    fig.add_trace(go.Scatter(
-        x=[0] * T, y=list(range(T)), mode="markers+text", text=list(labels), textposition="middle left",
-        marker={"size": 10, "color": colors}, textfont={"size": FONT_SIZE, "color": colors},
-        hovertemplate="query: %{text}<extra></extra>", showlegend=False,
-    ))  # fmt: skip
-    fig.add_trace(go.Scatter(
-        x=[1] * T, y=list(range(T)), mode="markers+text",
-        text=[f"{label}  {row[i]:.2f}" for i, label in enumerate(labels)], textposition="middle right",
-        marker={"size": 10, "color": OKABE_ITO[0]}, textfont={"size": FONT_SIZE},
-        customdata=np.round(row, 4), showlegend=False,
-        hovertemplate=f"{labels[query]} → %{{text}}<br>weight: %{{customdata:.4f}}<extra></extra>",
-    ))  # fmt: skip
-    fig.update_xaxes(visible=False, range=[-0.9, 1.9], fixedrange=True)
-    fig.update_yaxes(visible=False, autorange="reversed", fixedrange=True)
-    return style(fig, title=title, height=int(min(900, max(320, 90 + 34 * T))))
+    traces.append({
+        "type": "scatter", "x": [0] * T, "y": list(range(T)), "mode": "markers+text", "text": list(labels),
+        "textposition": "middle left", "marker": {"size": 10, "color": colors},
+        "textfont": {"size": FONT_SIZE, "color": colors}, "hovertemplate": "query: %{text}<extra></extra>",
+        "showlegend": False,
+    })  # fmt: skip
+    traces.append({
+        "type": "scatter", "x": [1] * T, "y": list(range(T)), "mode": "markers+text",
+        "text": [f"{label}  {row[i]:.2f}" for i, label in enumerate(labels)], "textposition": "middle right",
+        "marker": {"size": 10, "color": OKABE_ITO[0]}, "textfont": {"size": FONT_SIZE},
+        "customdata": np.round(row, 4), "showlegend": False,
+        "hovertemplate": f"{labels[query]} → %{{text}}<br>weight: %{{customdata:.4f}}<extra></extra>",
+    })  # fmt: skip
+    return figure(
+        traces, title=title, height=int(min(900, max(320, 90 + 34 * T))),
+        xaxis={"visible": False, "range": [-0.9, 1.9], "fixedrange": True},
+        yaxis={"visible": False, "autorange": "reversed", "fixedrange": True},
+    )  # fmt: skip
 
 
 def multi_head_shapes(n_head: int, T: int, d_k: int, C: int, *, title: str) -> go.Figure:
@@ -196,14 +192,13 @@ def multi_head_shapes(n_head: int, T: int, d_k: int, C: int, *, title: str) -> g
         annotations.append({"x": x1, "y": -T / 2, "ax": x0 + w + 1, "ay": -T / 2, "xref": "x", "yref": "y",
                             "axref": "x", "ayref": "y", "showarrow": True, "arrowhead": 2, "arrowsize": 1.5,
                             "arrowwidth": 2, "text": ""})  # fmt: skip
-    fig = go.Figure(
-        go.Scatter(
-            x=[x0 + w / 2 for x0, w, _, _, _ in boxes], y=[-h / 2 for _, _, h, _, _ in boxes], mode="markers",
-            marker={"size": 18, "opacity": 0}, text=[hover for *_, hover in boxes],
-            hovertemplate="%{text}<extra></extra>", showlegend=False,
-        ),
-        layout={"shapes": shapes, "annotations": annotations},
-    )
-    fig.update_xaxes(visible=False, range=[-2, right + 2], fixedrange=True)
-    fig.update_yaxes(visible=False, range=[-tallest - 2, 0.12 * tallest + 6], scaleanchor="x", fixedrange=True)
-    return style(fig, title=title, height=int(min(460, max(260, 110 + 0.6 * tallest))))
+    hover = {
+        "type": "scatter", "x": [x0 + w / 2 for x0, w, _, _, _ in boxes], "y": [-h / 2 for _, _, h, _, _ in boxes],
+        "mode": "markers", "marker": {"size": 18, "opacity": 0}, "text": [text for *_, text in boxes],
+        "hovertemplate": "%{text}<extra></extra>", "showlegend": False,
+    }  # fmt: skip
+    return figure(
+        [hover], title=title, height=int(min(460, max(260, 110 + 0.6 * tallest))), shapes=shapes,
+        annotations=annotations, xaxis={"visible": False, "range": [-2, right + 2], "fixedrange": True},
+        yaxis={"visible": False, "range": [-tallest - 2, 0.12 * tallest + 6], "scaleanchor": "x", "fixedrange": True},
+    )  # fmt: skip

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from pages.common.figures import FONT_FAMILY, FONT_SIZE
+from pages.common.figures import FONT_FAMILY, FONT_SIZE, figure
 
 CHIP_FONT_SIZE = 20  # px; readable from the back of a lecture hall
 MONOSPACE = "Source Code Pro, DejaVu Sans Mono, Menlo, Consolas, monospace"
@@ -146,7 +146,7 @@ def chips_figure(groups: Sequence[Chips], *, max_chips: int = MAX_CHIPS, line_co
             label_text.append(_escape(group.label).replace("\n", "<br>"))
         first_row += n_rows
 
-    # Built from plain dicts and without a template: a figure per text edit must cost milliseconds.
+    # Without a template: a figure per text edit must cost milliseconds.
     bars = {
         "type": "bar", "orientation": "h", "y": traces["row"], "x": traces["width"], "base": traces["start"],
         "width": 0.8, "customdata": traces["hover"], "hovertemplate": "%{customdata}<extra></extra>",
@@ -180,7 +180,7 @@ def chips_figure(groups: Sequence[Chips], *, max_chips: int = MAX_CHIPS, line_co
         "xaxis": {"visible": False, "range": [-0.2, line_columns + 0.2], "fixedrange": True},
         "yaxis": y_axis, "shapes": separators,
     }
-    return go.Figure({"data": [bars, labels], "layout": page_layout})
+    return figure([bars, labels], **page_layout)
 
 
 def _add_group(traces: dict[str, list], group: Chips, first_row: int, max_chips: int, line_columns: float) -> int:

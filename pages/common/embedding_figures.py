@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from llm_core.data import WORD_CLASSES
 from pages.common.attention_figures import escape
-from pages.common.figures import FONT_SIZE, OKABE_ITO, style
+from pages.common.figures import FONT_SIZE, OKABE_ITO, figure
 
 OTHER = "other"  # words of a MiniLM list that the synthetic world does not classify
 # The classes a default plot shows most come first, so that each gets a colour of its own (circles);
@@ -55,64 +55,51 @@ def projection(
     three_d = points.shape[1] == 3
     label_all = len(words) < LABEL_ALL_BELOW
     marked = set(neighbours) | ({query} if query else set())
-    fig = go.Figure()
+    kind = "scatter3d" if three_d else "scatter"
+
+    def at(rows: list[int]) -> dict:  # the coordinates of some points
+        return dict(zip("xyz", (points[rows, d] for d in range(points.shape[1])), strict=False))
+
+    where = "(%{x:.2f}, %{y:.2f}, %{z:.2f})" if three_d else "(%{x:.2f}, %{y:.2f})"
+    traces = []
     for cls in [c for c in CLASS_ORDER if c in set(classes)]:
         rows = [i for i, c in enumerate(classes) if c == cls]
         colour, symbol = class_style(cls, three_d)
         shown = [escape(words[i]) if label_all or words[i] in marked else "" for i in rows]
-        common = {
-            "name": cls, "mode": "markers+text", "text": shown, "textposition": "top center",
-            "customdata": [[escape(words[i]), cls] for i in rows],
+        traces.append({
+            "type": kind, **at(rows), "name": cls, "mode": "markers+text", "text": shown,
+            "textposition": "top center", "customdata": [[escape(words[i]), cls] for i in rows],
+            "hovertemplate": f"<b>%{{customdata[0]}}</b> (%{{customdata[1]}})<br>{where}<extra></extra>",
             "marker": {"color": colour, "symbol": symbol, "size": 9 if three_d else 12,
                        "line": {"width": 1, "color": "white"}},
             "textfont": {"size": FONT_SIZE - 4, "color": colour},
-        }  # fmt: skip
-        if three_d:
-            fig.add_trace(go.Scatter3d(
-                x=points[rows, 0], y=points[rows, 1], z=points[rows, 2],
-                hovertemplate="<b>%{customdata[0]}</b> (%{customdata[1]})<br>(%{x:.2f}, %{y:.2f}, %{z:.2f})"
-                              "<extra></extra>", **common,
-            ))  # fmt: skip
-        else:
-            fig.add_trace(go.Scatter(
-                x=points[rows, 0], y=points[rows, 1],
-                hovertemplate="<b>%{customdata[0]}</b> (%{customdata[1]})<br>(%{x:.2f}, %{y:.2f})<extra></extra>",
-                **common,
-            ))  # fmt: skip
+        })  # fmt: skip
     index = {w: i for i, w in enumerate(words)}
     ringed = [index[w] for w in neighbours if w in index]
     if ringed:
-        ring = {"name": "nearest neighbours", "mode": "markers", "hoverinfo": "skip",
-                "marker": {"size": 22 if not three_d else 12, "color": RING, "symbol": "circle-open",
-                           "line": {"width": 3}}}  # an open symbol is drawn in the marker colour
-        if three_d:
-            fig.add_trace(go.Scatter3d(x=points[ringed, 0], y=points[ringed, 1], z=points[ringed, 2], **ring))
-        else:
-            fig.add_trace(go.Scatter(x=points[ringed, 0], y=points[ringed, 1], **ring))
+        traces.append({
+            "type": kind, **at(ringed), "name": "nearest neighbours", "mode": "markers", "hoverinfo": "skip",
+            "marker": {"size": 22 if not three_d else 12, "color": RING, "symbol": "circle-open", "line": {"width": 3}},
+        })  # an open symbol is drawn in the marker colour  # fmt: skip
     if query in index:
-        q = index[query]
-        star = {"name": f"“{escape(query)}”", "mode": "markers+text", "text": [f"<b>{escape(query)}</b>"],
-                "textposition": "bottom center", "hoverinfo": "skip", "textfont": {"size": FONT_SIZE},
-                "marker": {"size": 24 if not three_d else 14, "color": "#000000", "symbol": "star" if not three_d
-                           else "diamond", "line": {"width": 2, "color": "white"}}}  # fmt: skip
-        if three_d:
-            fig.add_trace(go.Scatter3d(x=points[[q], 0], y=points[[q], 1], z=points[[q], 2], **star))
-        else:
-            fig.add_trace(go.Scatter(x=points[[q], 0], y=points[[q], 1], **star))
-    if three_d:
-        # Coordinates of a projection mean nothing on their own: no tick numbers, just the cloud, turnable.
-        axis = {"showticklabels": False, "title": {"font": {"size": FONT_SIZE - 4}}}
-        fig.update_layout(scene={
-            "xaxis": {**axis, "title": {**axis["title"], "text": axis_names[0]}},
-            "yaxis": {**axis, "title": {**axis["title"], "text": axis_names[1]}},
-            "zaxis": {**axis, "title": {**axis["title"], "text": axis_names[2]}},
-            "aspectmode": "cube", "camera": {"eye": {"x": 1.35, "y": 1.35, "z": 0.9}},
+        traces.append({
+            "type": kind, **at([index[query]]), "name": f"“{escape(query)}”", "mode": "markers+text",
+            "text": [f"<b>{escape(query)}</b>"], "textposition": "bottom center", "hoverinfo": "skip",
+            "textfont": {"size": FONT_SIZE},
+            "marker": {"size": 24 if not three_d else 14, "color": "#000000",
+                       "symbol": "star" if not three_d else "diamond", "line": {"width": 2, "color": "white"}},
         })  # fmt: skip
-        fig = style(fig, title=title, height=height)
-        fig.update_layout(margin={"l": 0, "r": 0, "b": 0})
-    else:
-        fig = style(fig, title=title, x_title=axis_names[0], y_title=axis_names[1], height=height)
     # Below the plot, so that two plots side by side keep their width for the points.
-    fig.update_layout(legend={"title": {"text": "word class "}, "itemsizing": "constant", "orientation": "h",
-                              "yanchor": "top", "y": -0.14, "x": 0, "font": {"size": FONT_SIZE - 3}})
-    return fig
+    legend = {"title": {"text": "word class "}, "itemsizing": "constant", "orientation": "h", "yanchor": "top",
+              "y": -0.14, "x": 0, "font": {"size": FONT_SIZE - 3}}  # fmt: skip
+    if not three_d:
+        return figure(traces, title=title, x_title=axis_names[0], y_title=axis_names[1], height=height,
+                      legend=legend)  # fmt: skip
+    # Coordinates of a projection mean nothing on their own: no tick numbers, just the cloud, turnable.
+    axes = {
+        f"{name}axis": {"showticklabels": False, "title": {"font": {"size": FONT_SIZE - 4}, "text": text}}
+        for name, text in zip("xyz", axis_names, strict=True)
+    }
+    scene = {**axes, "aspectmode": "cube", "camera": {"eye": {"x": 1.35, "y": 1.35, "z": 0.9}}}
+    return figure(traces, title=title, height=height, scene=scene, legend=legend,
+                  margin={"l": 0, "r": 0, "t": 60, "b": 0})  # fmt: skip

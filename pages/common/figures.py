@@ -48,20 +48,38 @@ pio.templates.default = "llm_app"
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
-def style(fig: go.Figure, *, title: str | None = None, x_title: str | None = None,
-          y_title: str | None = None, height: int | None = None) -> go.Figure:
-    """Title, axis titles and margins; every builder ends here, and a page's own figure should too."""
-    layout: dict = {"margin": {"l": 10, "r": 10, "t": 60 if title else 20, "b": 10}}
+def figure(
+    traces: Sequence[dict],
+    *,
+    title: str | None = None,
+    x_title: str | None = None,
+    y_title: str | None = None,
+    height: int | None = None,
+    **layout: object,
+) -> go.Figure:
+    """A figure from plain trace and layout dicts, with the shared title, axis titles and margins.
+
+    Every builder ends here, and so does a page's own figure. Plotly checks each property of a
+    figure built from its classes one at a time, which costs 5-25 ms a figure, on every rerun,
+    in the server's one Python interpreter: for the whole class. So figures are built from dicts
+    without those checks (a twentieth of the cost), and the tests run every figure a page shows
+    through them (tests/conftest.py). `layout` holds any other layout property; the axis
+    titles are merged into its `xaxis` and `yaxis`.
+    """
+    layout = {"margin": {"l": 10, "r": 10, "t": 60 if title else 20, "b": 10}, **layout}
     if title is not None:
         layout["title"] = {"text": title}
     if height is not None:
         layout["height"] = height
-    fig.update_layout(layout)
-    if x_title is not None:
-        fig.update_xaxes(title_text=x_title)  # every subplot's axis
-    if y_title is not None:
-        fig.update_yaxes(title_text=y_title)
-    return fig
+    for axis, text in (("xaxis", x_title), ("yaxis", y_title)):
+        if text is not None:
+            layout[axis] = {**layout.get(axis, {}), "title": {"text": text}}
+    return go.Figure(data=list(traces), layout=layout, _validate=False)
+
+
+def vline(x: float, **line: object) -> dict:
+    """A vertical line across the plot at `x`, as a layout shape (`shapes=[vline(...)]`)."""
+    return {"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1, "line": line}
 
 
 def heatmap(
@@ -80,6 +98,7 @@ def heatmap(
     decimals: int = 3,
     show_values: bool | None = None,
     height: int | None = None,
+    extra_traces: Sequence[dict] = (),
 ) -> go.Figure:
     """A labelled matrix: rows are `y_labels` (top to bottom), columns `x_labels`.
 
@@ -88,7 +107,8 @@ def heatmap(
     positions with the labels as tick text, so a sentence that repeats a word ("the ... the")
     keeps one row per token. `diverging` centres a red-blue scale on zero, for signed values
     such as raw scores or a difference between two runs. Values are printed in the cells when
-    the matrix is small enough to read them (`show_values` overrides).
+    the matrix is small enough to read them (`show_values` overrides). `extra_traces` are
+    drawn on top (a page's own layer over some cells).
     """
     z = np.asarray(matrix, dtype=float)
     if z.ndim != 2 or z.shape != (len(y_labels), len(x_labels)):
@@ -110,33 +130,40 @@ def heatmap(
         f"{y_title}: %{{customdata[0]}}<br>{x_title}: %{{customdata[1]}}<br>"
         f"{value_name}: %{{customdata[2]}}<extra></extra>"
     )
-    fig = go.Figure(
-        go.Heatmap(
-            z=shown, x=list(range(z.shape[1])), y=list(range(z.shape[0])),
-            colorscale=colorscale, zmin=zmin, zmax=zmax, customdata=custom, hovertemplate=hover,
-            text=text if show_values else None, texttemplate="%{text}" if show_values else None,
-            textfont={"size": FONT_SIZE - 4}, xgap=1, ygap=1,
-            colorbar={"title": {"text": value_name, "side": "right"}, "tickfont": {"size": FONT_SIZE - 2}},
-        )
-    )
+    cells = {
+        "type": "heatmap", "x": list(range(z.shape[1])), "y": list(range(z.shape[0])), "customdata": custom,
+        "hovertemplate": hover, "xgap": 1, "ygap": 1,
+    }  # fmt: skip
+    values = {
+        **cells, "z": shown, "colorscale": colorscale, "zmin": zmin, "zmax": zmax,
+        "colorbar": {"title": {"text": value_name, "side": "right"}, "tickfont": {"size": FONT_SIZE - 2}},
+    }  # fmt: skip
+    if show_values:
+        values |= {"text": text, "texttemplate": "%{text}", "textfont": {"size": FONT_SIZE - 4}}
+    traces, layout = [values], {}
     if masked.any():
         # A second layer holding only the masked cells, in one flat colour, with its own legend entry.
-        fig.add_trace(
-            go.Heatmap(
-                z=np.where(masked, 1.0, np.nan), x=list(range(z.shape[1])), y=list(range(z.shape[0])),
-                colorscale=[[0, MASKED_COLOR], [1, MASKED_COLOR]], showscale=False, customdata=custom,
-                hovertemplate=hover, text=np.where(masked, text, "") if show_values else None,  # only its own cells
-                texttemplate="%{text}" if show_values else None,
-                textfont={"size": FONT_SIZE - 4, "color": "white"}, xgap=1, ygap=1,
-                name=f"masked ({MINUS_INF})", showlegend=True,
-            )
-        )
-        fig.update_layout(legend={"orientation": "h", "y": -0.15, "x": 0})
-    fig.update_xaxes(tickmode="array", tickvals=list(range(len(x_labels))), ticktext=list(x_labels),
-                     side="bottom", showgrid=False)
-    fig.update_yaxes(tickmode="array", tickvals=list(range(len(y_labels))), ticktext=list(y_labels),
-                     autorange="reversed", showgrid=False)
-    return style(fig, title=title, x_title=x_title, y_title=y_title, height=height or _heatmap_height(len(y_labels)))
+        layer = {
+            **cells, "z": np.where(masked, 1.0, np.nan), "colorscale": [[0, MASKED_COLOR], [1, MASKED_COLOR]],
+            "showscale": False, "name": f"masked ({MINUS_INF})", "showlegend": True,
+        }  # fmt: skip
+        if show_values:  # only its own cells
+            layer |= {"text": np.where(masked, text, ""), "texttemplate": "%{text}",
+                      "textfont": {"size": FONT_SIZE - 4, "color": "white"}}  # fmt: skip
+        traces.append(layer)
+        layout["legend"] = {"orientation": "h", "y": -0.15, "x": 0}
+    return figure(
+        [*traces, *extra_traces], title=title, x_title=x_title, y_title=y_title,
+        height=height or _heatmap_height(len(y_labels)),
+        xaxis=_category_axis(x_labels, side="bottom"), yaxis=_category_axis(y_labels, autorange="reversed"),
+        **layout,
+    )  # fmt: skip
+
+
+def _category_axis(labels: Sequence[str], **axis: object) -> dict:
+    """An axis with one tick per position, labelled with `labels` (repeated labels keep their own ticks)."""
+    return {"tickmode": "array", "tickvals": list(range(len(labels))), "ticktext": list(labels), "showgrid": False,
+            **axis}  # fmt: skip
 
 
 def line_chart(
@@ -150,19 +177,24 @@ def line_chart(
     log_y: bool = False,
     decimals: int = 4,
     height: int | None = None,
+    **layout: object,
 ) -> go.Figure:
-    """One line per named series over a shared x (loss curves: x = step, series = train/val)."""
-    fig = go.Figure()
-    for name, ys in series.items():
-        fig.add_trace(
-            go.Scatter(
-                x=list(x)[: len(ys)], y=list(ys), mode="lines", name=name, line={"width": 3},
-                hovertemplate=f"{name}<br>{x_title}: %{{x}}<br>{y_title}: %{{y:.{decimals}f}}<extra></extra>",
-            )
-        )
-    fig.update_xaxes(type="log" if log_x else "linear")
-    fig.update_yaxes(type="log" if log_y else "linear")
-    return style(fig, title=title, x_title=x_title, y_title=y_title, height=height)
+    """One line per named series over a shared x (loss curves: x = step, series = train/val).
+
+    `layout` holds any other layout property; its `xaxis` and `yaxis` add to the chart's own.
+    """
+    traces = [
+        {
+            "type": "scatter", "x": list(x)[: len(ys)], "y": list(ys), "mode": "lines", "name": name,
+            "line": {"width": 3},
+            "hovertemplate": f"{name}<br>{x_title}: %{{x}}<br>{y_title}: %{{y:.{decimals}f}}<extra></extra>",
+        }  # fmt: skip
+        for name, ys in series.items()
+    ]
+    xaxis = {"type": "log" if log_x else "linear", **layout.pop("xaxis", {})}
+    yaxis = {"type": "log" if log_y else "linear", **layout.pop("yaxis", {})}
+    return figure(traces, title=title, x_title=x_title, y_title=y_title, height=height, xaxis=xaxis, yaxis=yaxis,
+                  **layout)  # fmt: skip
 
 
 def bar_chart(
@@ -176,31 +208,30 @@ def bar_chart(
     horizontal: bool = False,
     decimals: int = 4,
     height: int | None = None,
+    **layout: object,
 ) -> go.Figure:
     """Bars in the given order (a next-token distribution, token counts); `highlight` marks one bar.
 
     Bars sit at integer positions with the labels as tick text, so repeated labels
-    (two tokens that print the same) keep separate bars.
+    (two tokens that print the same) keep separate bars. `layout` holds any other layout
+    property; its `xaxis` and `yaxis` add to the chart's own.
     """
     positions = list(range(len(labels)))
     colors = [OKABE_ITO[1] if i == highlight else OKABE_ITO[0] for i in positions]
     value_axis, label_axis = ("x", "y") if horizontal else ("y", "x")
     value_title = x_title if horizontal else y_title
-    hover = f"%{{customdata}}<br>{value_title}: %{{{value_axis}:.{decimals}f}}<extra></extra>"
-    bar = go.Bar(
-        **{label_axis: positions, value_axis: list(values)},
-        orientation="h" if horizontal else "v",
-        marker_color=colors,
-        customdata=list(labels),
-        hovertemplate=hover,
-    )
-    fig = go.Figure(bar)
-    axis_update = {"tickmode": "array", "tickvals": positions, "ticktext": list(labels)}
+    bar = {
+        "type": "bar", label_axis: positions, value_axis: list(values), "orientation": "h" if horizontal else "v",
+        "marker": {"color": colors}, "customdata": list(labels),
+        "hovertemplate": f"%{{customdata}}<br>{value_title}: %{{{value_axis}:.{decimals}f}}<extra></extra>",
+    }  # fmt: skip
+    ticks = {"tickmode": "array", "tickvals": positions, "ticktext": list(labels)}
     if horizontal:
-        fig.update_yaxes(autorange="reversed", **axis_update)
-    else:
-        fig.update_xaxes(**axis_update)
-    return style(fig, title=title, x_title=x_title, y_title=y_title, height=height)
+        ticks["autorange"] = "reversed"
+    axes = {f"{label_axis}axis": ticks}
+    for name in ("xaxis", "yaxis"):
+        axes[name] = {**axes.get(name, {}), **layout.pop(name, {})}
+    return figure([bar], title=title, x_title=x_title, y_title=y_title, height=height, **axes, **layout)
 
 
 def log_dot_chart(
@@ -228,37 +259,37 @@ def log_dot_chart(
     uncertain = list(uncertain) if uncertain is not None else [False] * len(rows)
     texts = list(value_text) if value_text is not None else [short_number(v) if v else "" for v in values]
     row_labels = [label + (" (rumoured)" if u else "") for label, u in zip(labels, uncertain, strict=True)]
-    fig = go.Figure()
+    traces = []
     for i, group in enumerate(dict.fromkeys(groups)):
         members = [r for r in rows if groups[r] == group and values[r] is not None]
         if not members:
             continue
         color = (group_colors or {}).get(group, OKABE_ITO[i % len(OKABE_ITO)])
-        fig.add_trace(
-            go.Scatter(
-                x=[values[r] for r in members], y=members, mode="markers+text", name=group,
-                marker={"size": 20, "color": color, "line": {"width": 3, "color": color},
-                        "symbol": ["circle-open" if uncertain[r] else "circle" for r in members]},
-                text=[texts[r] for r in members], textposition="middle right",
-                textfont={"size": FONT_SIZE - 2},
-                customdata=[[row_labels[r], _exact(values[r])] for r in members],
-                hovertemplate=f"<b>%{{customdata[0]}}</b><br>{x_title}: %{{customdata[1]}}<br>%{{text}}<extra></extra>",
-            )
-        )
+        traces.append({
+            "type": "scatter", "x": [values[r] for r in members], "y": members, "mode": "markers+text", "name": group,
+            "marker": {"size": 20, "color": color, "line": {"width": 3, "color": color},
+                       "symbol": ["circle-open" if uncertain[r] else "circle" for r in members]},
+            "text": [texts[r] for r in members], "textposition": "middle right", "textfont": {"size": FONT_SIZE - 2},
+            "customdata": [[row_labels[r], _exact(values[r])] for r in members],
+            "hovertemplate": f"<b>%{{customdata[0]}}</b><br>{x_title}: %{{customdata[1]}}<br>%{{text}}<extra></extra>",
+        })  # fmt: skip
     known = [v for v in values if v is not None]
     span = (float(np.log10(min(known))) - 0.5, float(np.log10(max(known))) + 1.5)  # room for the text labels
-    for r in rows:
-        if values[r] is None:
-            fig.add_annotation(x=span[1], y=r, text="unknown", showarrow=False, xanchor="right", xref="x",
-                               font={"size": FONT_SIZE - 2, "color": "#555555"})
-    fig.update_xaxes(type="log", range=list(span), dtick=1, showgrid=True, gridcolor="#dddddd")
-    fig.update_yaxes(tickmode="array", tickvals=rows, ticktext=row_labels, showgrid=False, zeroline=False,
-                     range=[len(rows) - 0.5, -0.5])  # first row at the top
-    fig = style(fig, title=title, x_title=x_title, height=height or int(190 + 46 * len(rows)))
-    fig.update_layout(showlegend=len(fig.data) > 1, margin={"b": 70 if len(fig.data) > 1 else 10},
-                      legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0,
-                              "x": 0, "xanchor": "left"})
-    return fig
+    unknown = [
+        {"x": span[1], "y": r, "text": "unknown", "showarrow": False, "xanchor": "right", "xref": "x",
+         "font": {"size": FONT_SIZE - 2, "color": "#555555"}}
+        for r in rows if values[r] is None
+    ]  # fmt: skip
+    legend = len(traces) > 1
+    return figure(
+        traces, title=title, x_title=x_title, height=height or int(190 + 46 * len(rows)),
+        xaxis={"type": "log", "range": list(span), "dtick": 1, "showgrid": True, "gridcolor": "#dddddd"},
+        yaxis={"tickmode": "array", "tickvals": rows, "ticktext": row_labels, "showgrid": False, "zeroline": False,
+               "range": [len(rows) - 0.5, -0.5]},  # first row at the top
+        annotations=unknown, showlegend=legend,
+        margin={"l": 10, "r": 10, "t": 60, "b": 70 if legend else 10},
+        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0, "x": 0, "xanchor": "left"},
+    )  # fmt: skip
 
 
 def short_number(value: float) -> str:

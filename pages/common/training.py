@@ -326,9 +326,8 @@ def curve_figure(
     `labels` maps run names to legend names and fixes their order and colours.
 
     Drawn again and again while a model trains, in the server process that trains it, so it is
-    built cheaply (traces as plain dicts that Plotly does not validate one property at a time,
-    a fifth of the cost) and not too often: the last figure is reused while nothing is new, or
-    while rebuilding would take more than DRAW_SHARE of the time since the last build.
+    built not too often: the last figure is reused while nothing is new, or while rebuilding
+    would take more than DRAW_SHARE of the time since the last build.
     """
     cache_key = (metric, title, y_title, train, val, percent, height, tuple((labels or {}).items()))
     cached = run.figures.get(cache_key)
@@ -361,13 +360,11 @@ def _curve_figure(
             points = [(m.step, m.val[metric] * scale) for m in history if m.val is not None and metric in m.val]
             if points:
                 traces.append(_line(points, f"{label} · validation" if train else label, color, "dash", y_title, unit))
-    layout = {
-        "xaxis": {"rangemode": "tozero"},
-        "yaxis": {"range": [0, 101], "ticksuffix": "%"} if percent else {},
-        "legend": {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
-    }
-    fig = go.Figure(data=traces, layout=layout, _validate=False)
-    return figures.style(fig, title=title, x_title="Training step", y_title=y_title, height=height)
+    return figures.figure(
+        traces, title=title, x_title="Training step", y_title=y_title, height=height,
+        xaxis={"rangemode": "tozero"}, yaxis={"range": [0, 101], "ticksuffix": "%"} if percent else {},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
+    )  # fmt: skip
 
 
 def _line(points: list[tuple[int, float]], name: str, color: str, dash: str, y_title: str, unit: str) -> dict:

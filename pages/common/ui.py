@@ -34,9 +34,16 @@ def show_error(message: str) -> None:
     st.error(message, icon=":material/error:")
 
 
-def plot(fig: go.Figure, *, key: str) -> None:
-    """Show a figure across the full width, in the shared figure style (not Streamlit's chart theme)."""
-    st.plotly_chart(fig, key=key, width="stretch", theme=None, config=PLOTLY_CONFIG)
+def plot(fig: go.Figure | dict, *, key: str, **options: object) -> None:
+    """Show a figure across the full width, in the shared figure style (not Streamlit's chart theme).
+
+    A figure kept as a dict (in a cache) is shown as it is: Streamlit would otherwise check every
+    property of it again, on every rerun (see `figures.figure`). `options` go to `st.plotly_chart`
+    (`on_select`, `selection_mode`).
+    """
+    if isinstance(fig, dict):
+        fig = go.Figure(fig, _validate=False)
+    st.plotly_chart(fig, key=key, width="stretch", theme=None, config=PLOTLY_CONFIG, **options)
 
 
 def show_code(*objects: Callable | type, label: str = "Show the code") -> None:
