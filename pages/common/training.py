@@ -8,7 +8,7 @@ page that trains:
 - one training at a time per session (the Train button is off while one runs, and a second
   click is ignored) and at most `limits.CONCURRENT_TRAININGS` in the whole server (beyond
   that the student reads "busy, try again" and nothing starts);
-- the loop runs in its own thread; a fragment that reruns itself every `REFRESH_S` seconds
+- the loop runs in its own thread, at a lower OS priority than the pages; a fragment that reruns itself every `REFRESH_S` seconds
   redraws the progress and the curves, so the rest of the page stays usable (moving a slider
   does not interrupt training). Every redraw costs the server's Python interpreter, which
   training shares: Streamlit's run machinery and the figures' JSON. So the fragment reruns
@@ -24,7 +24,9 @@ page that trains:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +46,7 @@ from pages.common import figures, limits, ui
 REFRESH_S = 1.0  # progress and curves are redrawn this often while a model trains (see bench_fine_tuning.py)
 DRAW_SHARE = 0.1  # ... and a curve is rebuilt only when that takes at most this share of the time since the last
 HEARTBEAT_S = 30.0  # a training nobody has looked at for this long is stopped (the student left the page)
+NICENESS = 10  # how much lower than the pages' the OS priority of a training thread is (see yield_to_pages)
 _ACTIVE = "_training_active"  # session key of the run in progress, if any
 _log = logging.getLogger(__name__)
 
@@ -118,6 +121,7 @@ def run_in_thread(run: LiveRun, training: Iterator[tuple[str, TrainMetrics]], re
     """
 
     def work() -> None:
+        yield_to_pages()
         torch.set_num_threads(training_threads())  # this thread's own setting; pages keep theirs
         try:
             for name, metrics in training:
@@ -134,6 +138,20 @@ def run_in_thread(run: LiveRun, training: Iterator[tuple[str, TrainMetrics]], re
 
     run.thread = threading.Thread(target=work, name=f"training-{run.key}", daemon=True)
     run.thread.start()
+
+
+def yield_to_pages() -> None:
+    """Lower the OS priority of the calling thread (a training), and of the threads it starts, by NICENESS.
+
+    The server's pages all run on one Python interpreter, one core's worth of work at a time;
+    trainings run beside it on every core. At equal priority a class's trainings take cores
+    from the pages, and every student waits longer for every click. Lowered, a training gets
+    all the time the pages leave, which on a quiet server is all of it. Linux gives each
+    thread its own priority; elsewhere this does nothing.
+    """
+    with contextlib.suppress(AttributeError, OSError):  # no per-thread priorities on this system
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + NICENESS))
 
 
 def training_threads() -> int:
