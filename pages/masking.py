@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -64,11 +65,13 @@ class Sentence:
     unknown: list[str]  # words the vocabulary does not have (they became [UNK])
 
 
+@cache  # once per run of the page (it re-runs whole); the model is loaded once per server (models.tiny)
 def model_of(name: str) -> Transformer:
     """A shipped tiny model ("encoder", "decoder", "seq2seq"), loaded once per server process."""
     return models.tiny(name)[0]
 
 
+@cache
 def tokenizer() -> Tokenizer:
     """The encoder and the decoder share one word-level vocabulary over the synthetic corpus."""
     return models.tiny("encoder")[1]
@@ -112,6 +115,7 @@ def token_labels(ids: list[int], tok: Tokenizer | None = None) -> list[str]:
     return label_tokens(names(ids, tok))
 
 
+@cache
 def digits_tokenizer() -> Tokenizer:
     """The encoder-decoder's own small vocabulary: digits, number words and task names."""
     return models.tiny("seq2seq")[1]
@@ -276,27 +280,25 @@ def edit_changed() -> None:
 def stage_figure(view: masking.MaskedAttention, stage: str, x: list[str], y: list[str], title: str,
                  *, x_title: str = "Key (looked at)", y_title: str = "Query (looking)") -> go.Figure:
     """One stage of one head as a heatmap; exact values on hover, −∞ written in every blocked cell."""
-    common = {"x_title": x_title, "y_title": y_title, "show_values": False}
-    if stage == "mask":
-        fig = figures.heatmap(view.mask.astype(float), x, y, title, value_name="allowed", colorscale=MASK_SCALE,
-                              zmin=0, zmax=1, decimals=0, **{**common, "show_values": len(x) <= 16})
-        fig.update_traces(showscale=False)  # two colours, explained beside the figure
-    elif stage == "scores":
-        fig = figures.heatmap(view.scores, x, y, title, value_name="score", diverging=True, decimals=3, **common)
-    elif stage == "masked":
+    common = {"x_title": x_title, "y_title": y_title, "show_values": False, "trace": {"colorbar": {"thickness": 14}}}
+    if stage == "mask":  # two colours, explained beside the figure: no colour bar
+        return figures.heatmap(view.mask.astype(float), x, y, title, value_name="allowed", colorscale=MASK_SCALE,
+                               zmin=0, zmax=1, decimals=0,
+                               **{**common, "show_values": len(x) <= 16, "trace": {"showscale": False}})  # fmt: skip
+    if stage == "scores":
+        return figures.heatmap(view.scores, x, y, title, value_name="score", diverging=True, decimals=3, **common)
+    if stage == "masked":
         finite = np.where(view.mask, view.masked_scores, 0.0)
         reach = float(np.abs(finite).max()) or 1.0
-        fig = figures.heatmap(view.masked_scores, x, y, title, value_name="masked score", diverging=True,
-                              zmin=-reach, zmax=reach, decimals=3, **common)
-        if len(fig.data) > 1:  # the layer of blocked cells: write −∞ in each of them, whatever the size
-            fig.data[1].update(text=np.where(view.mask, "", figures.MINUS_INF), texttemplate="%{text}",
-                               textfont={"size": figures.FONT_SIZE - 4, "color": "white"}, showlegend=False)
-    else:
-        blocked = [] if view.mask.all() else [blocked_layer(view.mask, x, y, x_title, y_title)]
-        fig = figures.heatmap(view.weights, x, y, title, value_name="weight", zmin=0, zmax=1, decimals=3,
-                              extra_traces=blocked, **common)  # fmt: skip
-    fig.update_traces(colorbar={"thickness": 14}, selector={"type": "heatmap"})
-    return fig
+        minus_inf = {  # the layer of blocked cells: −∞ written in each of them, whatever the size
+            "text": np.where(view.mask, "", figures.MINUS_INF), "texttemplate": "%{text}", "showlegend": False,
+            "textfont": {"size": figures.FONT_SIZE - 4, "color": "white"},
+        }  # fmt: skip
+        return figures.heatmap(view.masked_scores, x, y, title, value_name="masked score", diverging=True,
+                               zmin=-reach, zmax=reach, decimals=3, masked_trace=minus_inf, **common)  # fmt: skip
+    blocked = [] if view.mask.all() else [blocked_layer(view.mask, x, y, x_title, y_title)]
+    return figures.heatmap(view.weights, x, y, title, value_name="weight", zmin=0, zmax=1, decimals=3,
+                           extra_traces=blocked, **common)  # fmt: skip
 
 
 def blocked_layer(mask: np.ndarray, x: list[str], y: list[str], x_title: str, y_title: str) -> dict:
@@ -331,19 +333,19 @@ def change_figure(result: masking.Perturbation, x: list[str], edit: int, title: 
                                   "yanchor": "bottom", "font": {"size": figures.FONT_SIZE - 2, "color": EDIT_COLOR}}]
     else:
         layout["yaxis"] = {"rangemode": "tozero"}
-    fig = figures.bar_chart(x, values.tolist(), title, x_title="Position", y_title="‖change of output‖ (L2)",
-                            highlight=edit, decimals=6, **layout)  # fmt: skip
-    fig.update_traces(text=labels, textposition="outside", textfont={"size": figures.FONT_SIZE - 2}, cliponaxis=False)
-    return fig
+    bars = {"text": labels, "textposition": "outside", "textfont": {"size": figures.FONT_SIZE - 2},
+            "cliponaxis": False}  # fmt: skip
+    return figures.bar_chart(x, values.tolist(), title, x_title="Position", y_title="‖change of output‖ (L2)",
+                             highlight=edit, decimals=6, trace=bars, **layout)  # fmt: skip
 
 
 def layer_figure(result: masking.Perturbation, x: list[str], title: str) -> go.Figure:
     """Layer x position heatmap of ||Δh||; cells that did not move at all are marked with a 0."""
-    fig = figures.heatmap(result.change, x, result.layers, title, x_title="Position", y_title="After",
-                          value_name="‖change‖", decimals=4, show_values=False, height=120 + 60 * len(result.layers))
-    fig.data[0].update(text=np.where(result.change == 0, "0", ""), texttemplate="%{text}",
-                       textfont={"size": figures.FONT_SIZE - 2, "color": "white"})
-    return fig
+    zeros = {"text": np.where(result.change == 0, "0", ""), "texttemplate": "%{text}",
+             "textfont": {"size": figures.FONT_SIZE - 2, "color": "white"}}  # fmt: skip
+    return figures.heatmap(result.change, x, result.layers, title, x_title="Position", y_title="After",
+                           value_name="‖change‖", decimals=4, show_values=False, trace=zeros,
+                           height=120 + 60 * len(result.layers))  # fmt: skip
 
 
 # --- the page --------------------------------------------------------------------------------------

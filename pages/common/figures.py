@@ -98,6 +98,8 @@ def heatmap(
     decimals: int = 3,
     show_values: bool | None = None,
     height: int | None = None,
+    trace: Mapping[str, object] | None = None,
+    masked_trace: Mapping[str, object] | None = None,
     extra_traces: Sequence[dict] = (),
 ) -> go.Figure:
     """A labelled matrix: rows are `y_labels` (top to bottom), columns `x_labels`.
@@ -107,8 +109,9 @@ def heatmap(
     positions with the labels as tick text, so a sentence that repeats a word ("the ... the")
     keeps one row per token. `diverging` centres a red-blue scale on zero, for signed values
     such as raw scores or a difference between two runs. Values are printed in the cells when
-    the matrix is small enough to read them (`show_values` overrides). `extra_traces` are
-    drawn on top (a page's own layer over some cells).
+    the matrix is small enough to read them (`show_values` overrides). `trace` and
+    `masked_trace` add or replace properties of the values and of the masked layer (see
+    `merged`); `extra_traces` are drawn on top (a page's own layer over some cells).
     """
     z = np.asarray(matrix, dtype=float)
     if z.ndim != 2 or z.shape != (len(y_labels), len(x_labels)):
@@ -140,7 +143,7 @@ def heatmap(
     }  # fmt: skip
     if show_values:
         values |= {"text": text, "texttemplate": "%{text}", "textfont": {"size": FONT_SIZE - 4}}
-    traces, layout = [values], {}
+    traces, layout = [merged(values, trace)], {}
     if masked.any():
         # A second layer holding only the masked cells, in one flat colour, with its own legend entry.
         layer = {
@@ -150,7 +153,7 @@ def heatmap(
         if show_values:  # only its own cells
             layer |= {"text": np.where(masked, text, ""), "texttemplate": "%{text}",
                       "textfont": {"size": FONT_SIZE - 4, "color": "white"}}  # fmt: skip
-        traces.append(layer)
+        traces.append(merged(layer, masked_trace))
         layout["legend"] = {"orientation": "h", "y": -0.15, "x": 0}
     return figure(
         [*traces, *extra_traces], title=title, x_title=x_title, y_title=y_title,
@@ -158,6 +161,15 @@ def heatmap(
         xaxis=_category_axis(x_labels, side="bottom"), yaxis=_category_axis(y_labels, autorange="reversed"),
         **layout,
     )  # fmt: skip
+
+
+def merged(trace: dict, extra: Mapping[str, object] | None) -> dict:
+    """`trace` with the properties of `extra`; a property that is a dict in both is merged, one level deep."""
+    out = dict(trace)
+    for name, value in (extra or {}).items():
+        old = out.get(name)
+        out[name] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
+    return out
 
 
 def _category_axis(labels: Sequence[str], **axis: object) -> dict:
@@ -208,13 +220,15 @@ def bar_chart(
     horizontal: bool = False,
     decimals: int = 4,
     height: int | None = None,
+    trace: Mapping[str, object] | None = None,
     **layout: object,
 ) -> go.Figure:
     """Bars in the given order (a next-token distribution, token counts); `highlight` marks one bar.
 
     Bars sit at integer positions with the labels as tick text, so repeated labels
-    (two tokens that print the same) keep separate bars. `layout` holds any other layout
-    property; its `xaxis` and `yaxis` add to the chart's own.
+    (two tokens that print the same) keep separate bars. `trace` adds or replaces properties
+    of the bars (see `merged`); `layout` holds any other layout property; its `xaxis` and
+    `yaxis` add to the chart's own.
     """
     positions = list(range(len(labels)))
     colors = [OKABE_ITO[1] if i == highlight else OKABE_ITO[0] for i in positions]
@@ -231,7 +245,8 @@ def bar_chart(
     axes = {f"{label_axis}axis": ticks}
     for name in ("xaxis", "yaxis"):
         axes[name] = {**axes.get(name, {}), **layout.pop(name, {})}
-    return figure([bar], title=title, x_title=x_title, y_title=y_title, height=height, **axes, **layout)
+    return figure([merged(bar, trace)], title=title, x_title=x_title, y_title=y_title, height=height, **axes,
+                  **layout)  # fmt: skip
 
 
 def log_dot_chart(

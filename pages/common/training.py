@@ -8,13 +8,14 @@ page that trains:
 - one training at a time per session (the Train button is off while one runs, and a second
   click is ignored) and at most `limits.CONCURRENT_TRAININGS` in the whole server (beyond
   that the student reads "busy, try again" and nothing starts);
-- the loop runs in its own thread, at a lower OS priority than the pages; a fragment that reruns itself every `REFRESH_S` seconds
-  redraws the progress and the curves, so the rest of the page stays usable (moving a slider
-  does not interrupt training). Every redraw costs the server's Python interpreter, which
-  training shares: Streamlit's run machinery and the figures' JSON. So the fragment reruns
-  once a second, not at every step, and a curve is rebuilt only when building it takes at
-  most `DRAW_SHARE` of the time since its last build (on a busy server, less often); in
-  between the last figure is shown again. bench/bench_fine_tuning.py measures the cost;
+- the loop runs in its own thread, at a lower OS priority than the pages; a fragment that
+  reruns itself every `REFRESH_S` seconds redraws the progress and the curves, so the rest of
+  the page stays usable (moving a slider does not interrupt training). Every redraw costs
+  the server's Python interpreter, which training shares: Streamlit's run machinery and the
+  figures' JSON. So the fragment reruns once a second, not at every step, and a curve is
+  rebuilt only when building it takes at most `DRAW_SHARE` of the time since its last build
+  (on a busy server, less often); in between the last figure is shown again.
+  bench/bench_fine_tuning.py measures the cost;
 - it stops at its step or time budget, at a non-finite loss, on the Stop button, as soon as
   the browser tab is closed (the session is no longer connected), or when nobody has looked
   for HEARTBEAT_S seconds (each redraw is a heartbeat; they stop when the student leaves the
