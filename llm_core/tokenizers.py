@@ -18,10 +18,10 @@ The one part written by hand is `replay_bpe`: the BPE merges applied in rank ord
 Python, so a page can show a sentence after 0, 1, 2, ... merges. It must, and is tested to,
 reproduce the trained tokenizer exactly once all merges are applied.
 
-Training is deterministic for word, char and BPE: the same text gives the same vocabulary and
-ids in every process. HF's WordPiece trainer is not (it numbers its "##" pieces in hash-map
-order, which also breaks ties between equally frequent pairs: huggingface/tokenizers#1794), so
-a WordPiece vocabulary can differ slightly from run to run; a checkpoint stores its tokenizer.
+Training is deterministic: the same text gives the same vocabulary and ids in every process.
+HF's WordPiece trainer is not (it numbers its "##" pieces in hash-map order, which also breaks
+ties between equally frequent pairs: huggingface/tokenizers#1794), so WordPiece is learnt by the
+same algorithm through HF's BPE trainer (`_train_wordpiece`).
 
 Special tokens of trained tokenizers (ids 0..6, same order for every kind):
     [PAD] padding, [UNK] unknown, [BOS]/[EOS] begin/end of sequence (decoders),
@@ -233,23 +233,66 @@ def train_tokenizer(
             vocab_size=limit, special_tokens=specials, limit_alphabet=alphabet, show_progress=False
         )
     else:  # wordpiece
-        hf = HFTokenizer(models.WordPiece(unk_token="[UNK]"))
-        hf.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        hf.decoder = decoders.WordPiece()
-        # each kept character may also need its "##" form, so the alphabet gets half the budget
-        alphabet = min(n_chars + 1, (limit - len(specials)) // 2)
-        trainer = trainers.WordPieceTrainer(
-            vocab_size=limit, special_tokens=specials, limit_alphabet=alphabet, show_progress=False
-        )
+        hf, trainer = _train_wordpiece(text, limit, specials), None
     hf.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", specials.index("[CLS]")), ("[SEP]", specials.index("[SEP]"))],
     )  # fmt: skip
-    hf.train_from_iterator(_chunks(text), trainer)
+    if trainer is not None:
+        hf.train_from_iterator(_chunks(text), trainer)
     tokenizer = Tokenizer(hf, kind, SPECIAL_TOKENS)
     if count_frequencies:
         tokenizer.frequencies = token_frequencies(tokenizer, text)
     return tokenizer
+
+
+def _train_wordpiece(text: str, limit: int, specials: list[str]) -> HFTokenizer:
+    """WordPiece learnt as BERT's trainer learns it, with every tie broken the same way in every process.
+
+    The trainer is BPE over words split as BERT splits them: a word starts as its first character
+    followed by "##"-marked continuation characters, the alphabet is the most frequent characters
+    (others are left out of the words), and the most frequent adjacent pair is merged until the
+    vocabulary is full. HF's own WordPiece trainer numbers the "##" characters in hash-map order,
+    which also decides ties between equally frequent pairs. Here each continuation character is
+    first written as a stand-in character of its own (from Unicode's private use planes), so that
+    plain BPE, whose numbering is sorted, learns the merges; the pieces then get their "##" back.
+    """
+    words = [word for word, _ in pre_tokenizers.BertPreTokenizer().pre_tokenize_str(text)]
+    counts = Counter(words)
+    chars: Counter[str] = Counter()
+    for word, n in counts.items():
+        for c in word:
+            chars[c] += n
+    # each kept character may also need its "##" form, so the alphabet gets half the budget
+    kept = sorted(chars, key=lambda c: (-chars[c], c))[: (limit - len(specials)) // 2]
+    free = (chr(p) for p in range(0xF0000, 0x10FFFE) if chr(p) not in chars)
+    stand_in = {c: next(free) for c in sorted(kept)}
+    original = {m: c for c, m in stand_in.items()}
+
+    def marked(word: str) -> str:  # as HF's trainer: a left-out character drops out, the rest keep their role
+        first = word[0] if word[0] in stand_in else ""
+        return first + "".join(stand_in[c] for c in word[1:] if c in stand_in)
+
+    spelled = {word: marked(word) for word in counts}
+    lines = [" ".join(spelled[w] for w in words[i : i + 10_000]) for i in range(0, len(words), 10_000)]
+    bpe = HFTokenizer(models.BPE(unk_token="[UNK]"))
+    bpe.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    bpe.train_from_iterator(lines, trainers.BpeTrainer(vocab_size=limit, special_tokens=specials,
+                                                       show_progress=False))  # fmt: skip
+
+    def piece(token: str) -> str:
+        if token in specials:
+            return token
+        if token[0] in original:
+            return "##" + "".join(original[c] for c in token)
+        return token[0] + "".join(original[c] for c in token[1:])
+
+    vocab = {piece(token): i for token, i in bpe.get_vocab().items()}
+    hf = HFTokenizer(models.WordPiece(vocab, unk_token="[UNK]", continuing_subword_prefix="##"))
+    hf.add_special_tokens(specials)
+    hf.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    hf.decoder = decoders.WordPiece()
+    return hf
 
 
 def token_frequencies(tokenizer: Tokenizer, text: str) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""Tokenizers: vocabulary bounds, round trips, [UNK], MiniLM, and the BPE replay against HF's own BPE."""
+"""Tokenizers: vocabulary bounds, round trips, [UNK], MiniLM, and BPE and WordPiece against HF's own trainers."""
 
 from __future__ import annotations
 
@@ -95,20 +95,40 @@ def test_special_tokens_come_first_in_a_fixed_order(trained, kind):
 
 
 def test_training_is_the_same_in_every_process():
-    """Checkpoints store a tokenizer, but retraining one must give the same ids too (not WordPiece: see
-    the module docstring). Hash-map order changes between processes, so compare two fresh ones."""
+    """Checkpoints store a tokenizer, but retraining one must give the same ids too, so that a link to a
+    page shows the same tokens after a restart. Hash-map order changes between processes (HF's own
+    WordPiece trainer depends on it), so compare two fresh ones, at sizes where pairs tie."""
     script = """
 import hashlib
 from llm_core.data import prose_corpus, synthetic_corpus
 from llm_core.tokenizers import train_tokenizer
 for text in (prose_corpus()[:80_000], synthetic_corpus(30_000)):
-    for kind, size in (("word", 300), ("char", None), ("bpe", 300), ("bpe", 1000)):
+    for kind, size in (("word", 300), ("char", None), ("bpe", 300), ("bpe", 1000), ("wordpiece", 300),
+                       ("wordpiece", 2000)):
         print(kind, size, hashlib.sha256(train_tokenizer(kind, text, size).to_json().encode()).hexdigest())
 """
     root = Path(__file__).resolve().parents[2]
     runs = [subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True).stdout
             for _ in range(2)]  # fmt: skip
-    assert runs[0] == runs[1] and runs[0].count("\n") == 8
+    assert runs[0] == runs[1] and runs[0].count("\n") == 12
+
+
+@pytest.mark.parametrize("size", [300, 1000])
+def test_wordpiece_learns_the_vocabulary_hf_wordpiece_trainer_learns(prose, size):
+    """The same algorithm as HF's trainer, only with ties broken the same way in every process: on
+    sizes where no tie decides what is kept, the two vocabularies are equal."""
+    from tokenizers import pre_tokenizers, trainers
+
+    specials = list(SPECIAL_TOKENS.values())
+    reference = HFTokenizer(models.WordPiece(unk_token="[UNK]"))
+    reference.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(vocab_size=size, special_tokens=specials, limit_alphabet=(size - 7) // 2,
+                                        show_progress=False)  # fmt: skip
+    reference.train_from_iterator([prose], trainer)
+    ours = train_tokenizer("wordpiece", prose, size)
+    assert set(ours.vocab) == set(reference.get_vocab())
+    for text in ["Tokenization of unbelievable words!", *prose_paragraphs()[:20]]:
+        assert ours.encode(text).tokens == reference.encode(text, add_special_tokens=False).tokens
 
 
 def test_too_small_or_unknown_requests_are_refused(prose):
