@@ -8,7 +8,6 @@ generation, the sentiment and topic rules), and the shared models are hashed bef
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from llm_core import finetune
 from llm_core.generate import generate, sequence_probability
 from llm_core.train import TrainMetrics
 from pages.common import limits, models, training
+from tests.model_digest import weights_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,12 +51,6 @@ def open_page():
         yield run
 
 
-def weights_hash(model: torch.nn.Module) -> str:
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().numpy().tobytes())
-    return h.hexdigest()
 
 
 def charts(at: AppTest) -> dict[str, dict]:

@@ -15,7 +15,6 @@ Checked here:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -30,6 +29,7 @@ from streamlit.util import calc_hash
 
 from llm_core import device, zoo
 from pages.common import limits, models, training
+from tests.model_digest import weights_hash
 from tests.page_catalog import training_pages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,12 +76,6 @@ def free_slots() -> int:
     return limits.CONCURRENT_TRAININGS + 1
 
 
-def digest(model: torch.nn.Module) -> str:
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 @pytest.fixture(autouse=True)
@@ -143,7 +137,7 @@ def test_a_page_a_session_opens_later_does_not_inherit_state() -> None:
 @pytest.mark.parametrize("url_path", training_pages())
 def test_a_training_trains_a_copy_and_other_sessions_see_nothing(url_path: str) -> None:
     shipped = {name: models.tiny(name)[0] for name in zoo.NAMES if models.zoo_ready(name)}
-    before = {name: digest(model) for name, model in shipped.items()}
+    before = {name: weights_hash(model) for name, model in shipped.items()}
 
     a = open_page(url_path)
     train_key = next(b.key for b in a.button if b.key and b.key.endswith("_train") and not b.disabled)
@@ -159,7 +153,7 @@ def test_a_training_trains_a_copy_and_other_sessions_see_nothing(url_path: str) 
     # It took optimizer steps: a page training a shared model in place would change its hash below.
     assert run.step >= 1 and run.error is None and run.result is not None
 
-    after = {name: digest(model) for name, model in shipped.items()}
+    after = {name: weights_hash(model) for name, model in shipped.items()}
     assert after == before, "a training changed a shared, cached model"
     assert not any(model.training for model in shipped.values())
 

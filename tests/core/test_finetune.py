@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 import torch
 
@@ -25,6 +23,7 @@ from llm_core.generate import sequence_probability
 from llm_core.model import Transformer
 from llm_core.tokenizers import train_tokenizer
 from llm_core.train import TrainMetrics
+from tests.model_digest import weights_hash
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models train fastest on one thread
 
@@ -44,12 +43,6 @@ def tiny(tokenizer, arch: str, seed: int = 0) -> Transformer:
     return Transformer(config).eval()
 
 
-def weights_hash(model: torch.nn.Module) -> str:
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().numpy().tobytes())
-    return h.hexdigest()
 
 
 def metrics(step: int, done: bool = False) -> TrainMetrics:
