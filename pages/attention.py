@@ -83,7 +83,7 @@ def _matrix(z, rows, cols, title, *, x_title, y_title, value_name="value", diver
                           diverging=diverging, zmin=zmin, zmax=zmax)
     af.sparse_ticks(fig, "x", len(cols))
     af.sparse_ticks(fig, "y", len(rows))
-    return fig.to_dict()
+    return fig
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -122,7 +122,7 @@ def grid_figure(label: str, text: str, hide_special: bool) -> dict:
     weights, keep, _ = shown_patterns(label, text, hide_special)
     labels = token_labels(label, text)
     n_head = weights.shape[1]
-    return af.head_grid(weights, [labels[i] for i in keep], cell_px=75 if n_head > 6 else 150).to_dict()
+    return af.head_grid(weights, [labels[i] for i in keep], cell_px=75 if n_head > 6 else 150)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -132,19 +132,19 @@ def head_figure(label: str, text: str, hide_special: bool, layer: int, head: int
     fig = figures.heatmap(weights[layer, head], labels, labels, f"Layer {layer}, head {head}",
                           x_title="key (attended to)", y_title="query (attending)", zmin=0, zmax=1,
                           show_values=len(labels) <= 8)  # in a narrow column, more numbers would overlap
-    return fig.to_dict()
+    return fig
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def lines_figure(label: str, text: str, hide_special: bool, layer: int, head: int, query: int) -> dict:
     weights, keep, _ = shown_patterns(label, text, hide_special)
     labels = [token_labels(label, text)[i] for i in keep]
-    return af.token_lines(weights[layer, head], labels, query, title=f"Where “{labels[query]}” looks").to_dict()
+    return af.token_lines(weights[layer, head], labels, query, title=f"Where “{labels[query]}” looks")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def shapes_figure(n_head: int, T: int, d_k: int, C: int) -> dict:
-    return af.multi_head_shapes(n_head, T, d_k, C, title="Multi-head attention, drawn to scale").to_dict()
+    return af.multi_head_shapes(n_head, T, d_k, C, title="Multi-head attention, drawn to scale")
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
@@ -162,7 +162,7 @@ def scaling_curves() -> tuple[ScalingDemo, dict, dict]:
     peak = figures.line_chart(curves.d_k, {"unscaled": curves.max_weight, "scaled": curves.scaled_max_weight},
                               "Largest softmax weight (mean)", y_title="weight", decimals=3,
                               yaxis={"range": [0, 1.02]}, **common)  # fmt: skip
-    return curves, spread.to_dict(), peak.to_dict()
+    return curves, spread, peak
 
 
 def mark_d_k(figure: dict, curves: ScalingDemo, d_k: int, series: tuple[list[float], list[float]]) -> dict:
@@ -185,7 +185,7 @@ def example_figure(d_k: int, scale: bool) -> tuple[dict, float, float, float]:
                             f"One query, {N_KEYS} random keys, d_k = {d_k}", x_title="key",
                             y_title="softmax weight", highlight=int(weights.argmax()), decimals=3, height=380,
                             yaxis={"range": [0, 1.02]})  # fmt: skip
-    return fig.to_dict(), float(scores.min()), float(scores.max()), float(weights.max())
+    return fig, float(scores.min()), float(scores.max()), float(weights.max())
 
 
 def select_head_from_grid() -> None:

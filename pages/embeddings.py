@@ -65,7 +65,7 @@ def lookup_figure(label: str, text: str) -> tuple[dict, pd.DataFrame]:
                           y_title="token (ID)", value_name="value", diverging=True)  # fmt: skip
     af.sparse_ticks(fig, "x", C)
     table = pd.DataFrame({"token": encoding.tokens, "ID": encoding.ids})
-    return fig.to_dict(), table
+    return fig, table
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -115,7 +115,7 @@ def projection_view(label: str, trained: bool, words_raw: str, representation: s
     fig = ef.projection(projected(vectors, method, dims), words, classes, f"{title}: {method}", query=query or None,
                         neighbours=list(table["word"]) if table is not None else (),
                         height=680 if label != models.MINILM else 720)  # fmt: skip
-    return fig.to_dict(), table, class_agreement(vectors, classes)
+    return fig, table, class_agreement(vectors, classes)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -125,7 +125,7 @@ def similarity_view(label: str, words_raw: str, representation: str, picked: tup
     shown = af.label_tokens(picked)
     fig = figures.heatmap(sims, shown, shown, f"Cosine similarity: {title}", x_title="word", y_title="word",
                           value_name="cosine", diverging=True, zmin=-1, zmax=1, decimals=2)
-    return fig.to_dict()
+    return fig
 
 
 # --- the page ---------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from llm_core import masking
@@ -278,7 +277,7 @@ def edit_changed() -> None:
 
 
 def stage_figure(view: masking.MaskedAttention, stage: str, x: list[str], y: list[str], title: str,
-                 *, x_title: str = "Key (looked at)", y_title: str = "Query (looking)") -> go.Figure:
+                 *, x_title: str = "Key (looked at)", y_title: str = "Query (looking)") -> figures.Figure:
     """One stage of one head as a heatmap; exact values on hover, −∞ written in every blocked cell."""
     common = {"x_title": x_title, "y_title": y_title, "show_values": False, "trace": {"colorbar": {"thickness": 14}}}
     if stage == "mask":  # two colours, explained beside the figure: no colour bar
@@ -315,7 +314,7 @@ def blocked_layer(mask: np.ndarray, x: list[str], y: list[str], x_title: str, y_
     }  # fmt: skip
 
 
-def change_figure(result: masking.Perturbation, x: list[str], edit: int, title: str) -> go.Figure:
+def change_figure(result: masking.Perturbation, x: list[str], edit: int, title: str) -> figures.Figure:
     """Bars of ||Δh|| per position; an exact zero is written as "0" above its (invisible) bar.
 
     The edited position itself moves far more than any other; when it would flatten the rest,
@@ -339,7 +338,7 @@ def change_figure(result: masking.Perturbation, x: list[str], edit: int, title: 
                              highlight=edit, decimals=6, trace=bars, **layout)  # fmt: skip
 
 
-def layer_figure(result: masking.Perturbation, x: list[str], title: str) -> go.Figure:
+def layer_figure(result: masking.Perturbation, x: list[str], title: str) -> figures.Figure:
     """Layer x position heatmap of ||Δh||; cells that did not move at all are marked with a 0."""
     zeros = {"text": np.where(result.change == 0, "0", ""), "texttemplate": "%{text}",
              "textfont": {"size": figures.FONT_SIZE - 2, "color": "white"}}  # fmt: skip

@@ -6,7 +6,8 @@ import hashlib
 import unicodedata
 
 import pandas as pd
-import plotly.graph_objects as go
+import pyarrow as pa
+import pyarrow.compute as pc
 import streamlit as st
 
 from llm_core.data import clean_text, prose_corpus, synthetic_corpus
@@ -126,7 +127,7 @@ def merge_history(vocab_size: int, corpus_key: str, _corpus: str) -> tuple[list[
 
 
 @st.cache_resource(max_entries=16, show_spinner="Training tokenizers on growing parts of the corpus…")
-def growth_figures(vocab_size: int, corpus_key: str, _corpus: str) -> tuple[go.Figure, go.Figure]:
+def growth_figures(vocab_size: int, corpus_key: str, _corpus: str) -> tuple[figures.Figure, figures.Figure]:
     """Vocabulary size and held-out [UNK] rate against corpus size, for word, character and BPE."""
     table = vocab_growth(_corpus, kinds=("word", "char", "bpe"), bpe_vocab_size=vocab_size)
     names = {"word": "word-level", "char": "character", "bpe": f"BPE ({vocab_size:,} budget)"}
@@ -145,14 +146,15 @@ def growth_figures(vocab_size: int, corpus_key: str, _corpus: str) -> tuple[go.F
         y_title="% of words with [UNK]", decimals=1, **common,
     )
     for fig in (vocab_fig, oov_fig):
-        for trace, dash, symbol in zip(fig.data, ("solid", "dash", "dot"), ("circle", "square", "diamond"),
+        for trace, dash, symbol in zip(fig["data"], ("solid", "dash", "dot"), ("circle", "square", "diamond"),
                                        strict=True):
-            trace.update(mode="lines+markers", line={"dash": dash}, marker={"size": 11, "symbol": symbol})
+            trace |= {"mode": "lines+markers", "line": {**trace["line"], "dash": dash},
+                      "marker": {"size": 11, "symbol": symbol}}
     return vocab_fig, oov_fig
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
-def merge_count_figure(vocab_size: int, corpus_key: str, _corpus: str, k: int) -> go.Figure:
+def merge_count_figure(vocab_size: int, corpus_key: str, _corpus: str, k: int) -> figures.Figure:
     """How often each merged pair occurred, with a dashed line at merge k. Shared: never modified."""
     _, counts = merge_history(vocab_size, corpus_key, _corpus)
     return figures.line_chart(
@@ -163,12 +165,14 @@ def merge_count_figure(vocab_size: int, corpus_key: str, _corpus: str, k: int) -
     )
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def vocabulary(kind: str, vocab_size: int, corpus_key: str, _corpus: str) -> pd.DataFrame:
+@st.cache_resource(max_entries=32, show_spinner=False)
+def vocabulary(kind: str, vocab_size: int, corpus_key: str, _corpus: str) -> pa.Table:
+    """The vocabulary as an Arrow table: shared by every session (an Arrow table cannot be changed)
+    and sent to the browser as it is, with no conversion on each rerun."""
     tokenizer = minilm() if kind == "minilm" else trained(kind, vocab_size, corpus_key, _corpus)
     table = tokenizer.vocab_table()
     table["token"] = table["token"].map(chips.visible)
-    return table
+    return pa.Table.from_pandas(table, preserve_index=False)
 
 
 # --- small helpers: glue between llm_core's Encoding and what the page shows --------------------------
@@ -487,12 +491,12 @@ query = st.text_input("Search the vocabulary", key="vocab_search", placeholder="
                       max_chars=limits.SEARCH_CHARS.maximum)
 shown = vocab_table
 if query:
-    shown = vocab_table[vocab_table["token"].str.contains(query, case=False, regex=False)]
+    shown = vocab_table.filter(pc.match_substring(vocab_table["token"], query, ignore_case=True))
 columns = ["id", "token", "special"] if kind == "minilm" else ["id", "token", "frequency", "special"]
 st.caption(f"{len(shown):,} of {len(vocab_table):,} entries" + (" (showing the first 5,000)" if len(shown) > 5000
            else "") + ("" if kind == "minilm" else "; frequency = how often the token occurs when the corpus "
                        "is tokenized."))
-st.dataframe(shown.head(5000), key="tok_vocab", hide_index=True, column_order=columns, height=320,
+st.dataframe(shown.slice(0, 5000), key="tok_vocab", hide_index=True, column_order=columns, height=320,
              column_config={"id": st.column_config.NumberColumn("ID", format="%d"),
                             "frequency": st.column_config.NumberColumn(format="%d")})
 

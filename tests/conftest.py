@@ -56,7 +56,7 @@ def _strict_figures(monkeypatch: pytest.MonkeyPatch) -> None:
     original = ui.plot
 
     def plot(fig, *, key: str, **options) -> None:
-        go.Figure(fig if isinstance(fig, dict) else fig.to_dict())  # raises on anything Plotly would not accept
+        go.Figure(fig)  # raises on anything Plotly would not accept
         original(fig, key=key, **options)
 
     monkeypatch.setattr(ui, "plot", plot)

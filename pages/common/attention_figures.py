@@ -18,9 +18,8 @@ import html
 from collections.abc import Sequence
 
 import numpy as np
-import plotly.graph_objects as go
 
-from pages.common.figures import FONT_SIZE, OKABE_ITO, SEQUENTIAL, TEXT_COLOR, figure
+from pages.common.figures import FONT_SIZE, OKABE_ITO, SEQUENTIAL, TEXT_COLOR, Figure, figure
 
 HIGHLIGHT = OKABE_ITO[5]  # vermillion frame around the chosen head
 
@@ -46,16 +45,20 @@ def label_tokens(tokens: Sequence[str]) -> list[str]:
     return [escape(t) if counts[t] == 1 else f"{escape(t)} ({i})" for i, t in enumerate(tokens)]
 
 
-def sparse_ticks(fig: go.Figure, axis: str, n: int, limit: int = 40) -> go.Figure:
+def sparse_ticks(fig: Figure, axis: str, n: int, limit: int = 40) -> Figure:
     """For a long axis (384 dimensions of MiniLM), let Plotly pick a few numeric ticks instead of every one,
-    and drop the 1-pixel gaps between cells, which would otherwise be wider than the cells themselves."""
+    and drop the 1-pixel gaps between cells, which would otherwise be wider than the cells themselves.
+    Changes `fig` in place."""
     if n > limit:
-        fig.update_layout({f"{axis}axis": {"tickmode": "auto", "nticks": 10, "ticktext": None, "tickvals": None}})
-        fig.update_traces({f"{axis}gap": 0})
+        name = f"{axis}axis"
+        kept = {k: v for k, v in fig["layout"].get(name, {}).items() if k not in ("ticktext", "tickvals")}
+        fig["layout"][name] = {**kept, "tickmode": "auto", "nticks": 10}
+        for trace in fig["data"]:
+            trace[f"{axis}gap"] = 0
     return fig
 
 
-def head_grid(patterns: np.ndarray, labels: Sequence[str], *, cell_px: int = 80) -> go.Figure:
+def head_grid(patterns: np.ndarray, labels: Sequence[str], *, cell_px: int = 80) -> Figure:
     """Small multiples of attention: row = layer, column = head; each square is a (T, T) weight matrix.
 
     All heads are tiles of ONE heatmap (a mosaic with an empty row and column between tiles), so
@@ -115,7 +118,7 @@ def frame_head(figure: dict, n_tokens: int, layer: int, head: int) -> dict:
     return {**figure, "layout": {**figure["layout"], "shapes": [frame]}}
 
 
-def token_lines(weights: np.ndarray, labels: Sequence[str], query: int, *, title: str) -> go.Figure:
+def token_lines(weights: np.ndarray, labels: Sequence[str], query: int, *, title: str) -> Figure:
     """Where token `query` looks: a line from it (left) to every token (right), thicker for more weight.
 
     The right column prints each weight beside its token; hovering a token there gives the exact value.
@@ -150,7 +153,7 @@ def token_lines(weights: np.ndarray, labels: Sequence[str], query: int, *, title
     )  # fmt: skip
 
 
-def multi_head_shapes(n_head: int, T: int, d_k: int, C: int, *, title: str) -> go.Figure:
+def multi_head_shapes(n_head: int, T: int, d_k: int, C: int, *, title: str) -> Figure:
     """Boxes drawn to scale: H heads of (T x d_k) -> concat (T x H*d_k) -> times W_o (H*d_k x C) -> output (T x C).
 
     Widths count columns and heights count rows, in the same unit, so a student sees that the

@@ -20,9 +20,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import plotly.graph_objects as go
-
-from pages.common.figures import FONT_FAMILY, FONT_SIZE, figure
+from pages.common.figures import FONT_FAMILY, FONT_SIZE, Figure, figure
 
 CHIP_FONT_SIZE = 20  # px; readable from the back of a lecture hall
 MONOSPACE = "Source Code Pro, DejaVu Sans Mono, Menlo, Consolas, monospace"
@@ -121,7 +119,7 @@ def token_chips(
     highlight: Sequence[bool] | None = None,
     max_chips: int = MAX_CHIPS,
     line_columns: float = LINE_COLUMNS,
-) -> go.Figure:
+) -> Figure:
     """One chip per token, in reading order, with the ID and the covered characters on hover.
 
     Only the first `max_chips` tokens are drawn. See `Chips` for the arguments.
@@ -131,7 +129,7 @@ def token_chips(
 
 
 def chips_figure(groups: Sequence[Chips], *, max_chips: int = MAX_CHIPS, line_columns: float = LINE_COLUMNS
-                 ) -> go.Figure:
+                 ) -> Figure:
     """Several tokenized texts in one figure, each starting on a new row, labelled on the left.
 
     One figure rather than one per text keeps tokenizers aligned for comparison, and costs one

@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import plotly.graph_objects as go
 
 from llm_core.data import WORD_CLASSES
 from pages.common.attention_figures import escape
-from pages.common.figures import FONT_SIZE, OKABE_ITO, figure
+from pages.common.figures import FONT_SIZE, OKABE_ITO, Figure, figure
 
 OTHER = "other"  # words of a MiniLM list that the synthetic world does not classify
 # The classes a default plot shows most come first, so that each gets a colour of its own (circles);
@@ -50,7 +49,7 @@ def projection(
     neighbours: Sequence[str] = (),
     axis_names: tuple[str, str, str] = ("component 1", "component 2", "component 3"),
     height: int = 560,
-) -> go.Figure:
+) -> Figure:
     """A scatter of projected word vectors (N, 2) or (N, 3), one legend entry per word class."""
     three_d = points.shape[1] == 3
     label_all = len(words) < LABEL_ALL_BELOW

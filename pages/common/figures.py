@@ -1,9 +1,10 @@
 """Figure builders with one look for every page: readable on a projector, safe for colour blindness.
 
-Builders take plain data (lists, numpy arrays) and return a Plotly figure; pages show it with
-`ui.plot(fig, key=...)`. Every figure gets axis titles, hover text with exact values and
-fonts of at least 16px. Colours: Viridis for magnitudes, a red-blue diverging scale for signed
-values, and the Okabe-Ito palette for categories, all distinguishable with colour blindness.
+Builders take plain data (lists, numpy arrays) and return a figure as Plotly's JSON has it, a
+`Figure` dict; pages show it with `ui.plot(fig, key=...)`. Every figure gets axis titles, hover
+text with exact values and fonts of at least 16px. Colours: Viridis for magnitudes, a red-blue
+diverging scale for signed values, and the Okabe-Ito palette for categories, all distinguishable
+with colour blindness.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import plotly.graph_objects as go
-import plotly.io as pio
 
 FONT_SIZE = 18
 TITLE_SIZE = 22
@@ -26,14 +25,15 @@ DIVERGING = "RdBu_r"  # negative blue, positive red, zero white
 MASKED_COLOR = "#3a3a3a"  # cells whose score is -inf: darker than any Viridis value
 MINUS_INF = "−∞"
 
-# The app's own look lives in a template set once as Plotly's default, so a figure pays nothing
-# for it: applying a stock template or a dozen layout updates costs 50-100 ms per figure.
+Figure = dict  # {"data": [trace dict, ...], "layout": {...}}: what Plotly draws in the browser
+
+# The app's own look, as a Plotly template that every figure names: one dict, never copied.
 _AXIS = {
     "gridcolor": "#E5E8EE", "linecolor": "#C8CDD6", "zerolinecolor": "#C8CDD6", "automargin": True,
     "tickfont": {"size": FONT_SIZE - 2, "color": TEXT_COLOR}, "title": {"font": {"size": FONT_SIZE}},
 }
-pio.templates["llm_app"] = go.layout.Template(
-    layout={
+TEMPLATE = {
+    "layout": {
         "paper_bgcolor": "white", "plot_bgcolor": "white", "xaxis": _AXIS, "yaxis": _AXIS,
         "hovermode": "closest", "colorway": OKABE_ITO,
         "font": {"size": FONT_SIZE, "family": FONT_FAMILY, "color": TEXT_COLOR},
@@ -41,8 +41,7 @@ pio.templates["llm_app"] = go.layout.Template(
         "title": {"font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left", "yref": "container", "y": 0.98,
                   "yanchor": "top"},
     }
-)
-pio.templates.default = "llm_app"
+}
 
 # Shown on every chart: no Plotly logo, PNG export for slides, no mode bar clutter.
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -56,17 +55,17 @@ def figure(
     y_title: str | None = None,
     height: int | None = None,
     **layout: object,
-) -> go.Figure:
-    """A figure from plain trace and layout dicts, with the shared title, axis titles and margins.
+) -> Figure:
+    """A figure from plain trace and layout dicts, with the shared look, title, axis titles and margins.
 
-    Every builder ends here, and so does a page's own figure. Plotly checks each property of a
-    figure built from its classes one at a time, which costs 5-25 ms a figure, on every rerun,
-    in the server's one Python interpreter: for the whole class. So figures are built from dicts
-    without those checks (a twentieth of the cost), and the tests run every figure a page shows
-    through them (tests/conftest.py). `layout` holds any other layout property; the axis
-    titles are merged into its `xaxis` and `yaxis`.
+    Every builder ends here, and so does a page's own figure. Plotly's figure classes check
+    each property one at a time and copy the whole figure before it is sent, 5-25 ms a figure
+    on every rerun, in the server's one Python interpreter: for the whole class. So figures stay
+    the dicts that Plotly's JSON is written from, and the tests run every figure a page shows
+    through Plotly's checks (tests/conftest.py). `layout` holds any other layout property; the
+    axis titles are merged into its `xaxis` and `yaxis`.
     """
-    layout = {"margin": {"l": 10, "r": 10, "t": 60 if title else 20, "b": 10}, **layout}
+    layout = {"template": TEMPLATE, "margin": {"l": 10, "r": 10, "t": 60 if title else 20, "b": 10}, **layout}
     if title is not None:
         layout["title"] = {"text": title}
     if height is not None:
@@ -74,7 +73,7 @@ def figure(
     for axis, text in (("xaxis", x_title), ("yaxis", y_title)):
         if text is not None:
             layout[axis] = {**layout.get(axis, {}), "title": {"text": text}}
-    return go.Figure(data=list(traces), layout=layout, _validate=False)
+    return {"data": list(traces), "layout": layout}
 
 
 def vline(x: float, **line: object) -> dict:
@@ -101,7 +100,7 @@ def heatmap(
     trace: Mapping[str, object] | None = None,
     masked_trace: Mapping[str, object] | None = None,
     extra_traces: Sequence[dict] = (),
-) -> go.Figure:
+) -> Figure:
     """A labelled matrix: rows are `y_labels` (top to bottom), columns `x_labels`.
 
     Built for attention: -inf cells (masked scores) are drawn in their own dark colour and
@@ -119,7 +118,7 @@ def heatmap(
     masked = np.isneginf(z)
     finite = z[np.isfinite(z)]
     shown = np.where(np.isfinite(z), z, np.nan)  # (rows, cols); -inf/+inf/nan drawn separately
-    text = np.vectorize(lambda v: _number(v, decimals))(z) if z.size else np.empty(z.shape, dtype=str)
+    text = numbers(z, decimals)
     if diverging:
         colorscale = DIVERGING if colorscale == SEQUENTIAL else colorscale
         reach = float(np.abs(finite).max()) if finite.size else 1.0
@@ -190,7 +189,7 @@ def line_chart(
     decimals: int = 4,
     height: int | None = None,
     **layout: object,
-) -> go.Figure:
+) -> Figure:
     """One line per named series over a shared x (loss curves: x = step, series = train/val).
 
     `layout` holds any other layout property; its `xaxis` and `yaxis` add to the chart's own.
@@ -222,7 +221,7 @@ def bar_chart(
     height: int | None = None,
     trace: Mapping[str, object] | None = None,
     **layout: object,
-) -> go.Figure:
+) -> Figure:
     """Bars in the given order (a next-token distribution, token counts); `highlight` marks one bar.
 
     Bars sit at integer positions with the labels as tick text, so repeated labels
@@ -260,7 +259,7 @@ def log_dot_chart(
     uncertain: Sequence[bool] | None = None,
     group_colors: Mapping[str, str] | None = None,
     height: int | None = None,
-) -> go.Figure:
+) -> Figure:
     """One dot per row on a logarithmic axis, coloured by group: sizes that span many orders of magnitude.
 
     `value_text` is printed beside each dot ("117M"); hover adds the exact number. A value
@@ -315,14 +314,13 @@ def short_number(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _number(value: float, decimals: int) -> str:
-    if np.isneginf(value):
-        return MINUS_INF
-    if np.isposinf(value):
-        return "+∞"
-    if np.isnan(value):
-        return "n/a"
-    return f"{value:.{decimals}f}".replace("-", "−")
+_SPECIAL = {"-inf": MINUS_INF, "inf": "+∞", "nan": "n/a"}
+
+
+def numbers(values: np.ndarray, decimals: int) -> np.ndarray:
+    """Each value as printed in a cell ("0.250", "−1.500", "−∞", "n/a"), in an array of the same shape."""
+    cells = (f"{v:.{decimals}f}" for v in np.asarray(values, dtype=float).ravel().tolist())
+    return np.array([_SPECIAL.get(c) or c.replace("-", "−") for c in cells], dtype=object).reshape(np.shape(values))
 
 
 def _exact(value: float) -> str:

@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 from streamlit import runtime
@@ -338,7 +337,7 @@ def curve_figure(
     val: bool = True,
     percent: bool = False,
     height: int = 480,
-) -> go.Figure:
+) -> figures.Figure:
     """One colour per run; the training value at every step as a solid line, validation dashed with dots.
 
     `metric` is "loss" or a name the loss or the evaluation reports ("accuracy", "reward_margin").
@@ -363,7 +362,7 @@ def curve_figure(
 def _curve_figure(
     run: LiveRun, metric: str, title: str, y_title: str, labels: dict[str, str] | None, train: bool, val: bool,
     percent: bool, height: int,
-) -> go.Figure:
+) -> figures.Figure:
     labels = labels or {name: name for name in run.history}
     scale, unit = (100.0, "%") if percent else (1.0, "")
     traces = []

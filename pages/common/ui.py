@@ -14,7 +14,7 @@ from functools import cache
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.common.figures import PLOTLY_CONFIG
+from pages.common.figures import PLOTLY_CONFIG, Figure
 
 
 def page_header(title: str, what_you_will_see: str) -> None:
@@ -34,16 +34,28 @@ def show_error(message: str) -> None:
     st.error(message, icon=":material/error:")
 
 
-def plot(fig: go.Figure | dict, *, key: str, **options: object) -> None:
+def plot(fig: Figure, *, key: str, **options: object) -> None:
     """Show a figure across the full width, in the shared figure style (not Streamlit's chart theme).
 
-    A figure kept as a dict (in a cache) is shown as it is: Streamlit would otherwise check every
-    property of it again, on every rerun (see `figures.figure`). `options` go to `st.plotly_chart`
-    (`on_select`, `selection_mode`).
+    `options` go to `st.plotly_chart` (`on_select`, `selection_mode`).
     """
-    if isinstance(fig, dict):
-        fig = go.Figure(fig, _validate=False)
-    st.plotly_chart(fig, key=key, width="stretch", theme=None, config=PLOTLY_CONFIG, **options)
+    st.plotly_chart(_Finished(fig), key=key, width="stretch", theme=None, config=PLOTLY_CONFIG, **options)
+
+
+class _Finished(go.Figure):
+    """A figure dict, handed to `st.plotly_chart` as it is.
+
+    Given a dict, Streamlit checks every property of it through Plotly's classes; given a
+    Plotly figure, it takes `to_dict()`, a deep copy. Either costs more than building the
+    figure did, on every rerun. The app's figures are built as dicts (`figures.figure`) and
+    checked in the tests, so this one answers `to_dict()` with the dict itself, unchanged.
+    """
+
+    def __init__(self, fig: Figure) -> None:  # no Plotly state to set up: only to_dict() is asked for
+        self.__dict__["_fig"] = fig
+
+    def to_dict(self) -> Figure:
+        return self._fig
 
 
 def show_code(*objects: Callable | type, label: str = "Show the code") -> None:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import plotly.graph_objects as go
+from streamlit.testing.v1 import AppTest
 
 from pages.common import figures
 
 TOKENS = ["the", "cat", "saw", "the", "dog"]  # "the" twice: two rows, not one
+
+
+def checked(fig: figures.Figure) -> go.Figure:
+    """The figure through every one of Plotly's checks (the builders skip them, for speed), to read it back."""
+    return go.Figure(fig)
 
 
 def causal_scores() -> np.ndarray:
@@ -19,7 +26,7 @@ def causal_scores() -> np.ndarray:
 
 
 def test_heatmap_keeps_one_row_and_column_per_token_even_when_words_repeat():
-    fig = figures.heatmap(causal_scores(), TOKENS, TOKENS, "Scores")
+    fig = checked(figures.heatmap(causal_scores(), TOKENS, TOKENS, "Scores"))
     assert list(fig.layout.yaxis.ticktext) == TOKENS and list(fig.layout.xaxis.ticktext) == TOKENS
     assert fig.data[0].z.shape == (5, 5)
     assert fig.layout.yaxis.autorange == "reversed"  # first token at the top, as in the matrix
@@ -27,7 +34,7 @@ def test_heatmap_keeps_one_row_and_column_per_token_even_when_words_repeat():
 
 def test_heatmap_shows_masked_scores_as_minus_infinity_in_their_own_colour():
     scores = causal_scores()
-    fig = figures.heatmap(scores, TOKENS, TOKENS, "Masked scores", value_name="score")
+    fig = checked(figures.heatmap(scores, TOKENS, TOKENS, "Masked scores", value_name="score"))
     values, masked = fig.data
     assert np.isnan(values.z[0, 1]) and values.z[1, 0] == scores[1, 0]  # -inf is not drawn on the scale
     assert masked.z[0, 1] == 1 and np.isnan(masked.z[1, 0])  # ...but on a layer of its own
@@ -39,7 +46,7 @@ def test_heatmap_shows_masked_scores_as_minus_infinity_in_their_own_colour():
 
 def test_heatmap_without_masked_cells_has_one_layer_and_a_centred_diverging_scale_on_request():
     diff = np.array([[-0.5, 0.25], [0.0, 0.1]])
-    fig = figures.heatmap(diff, ["a", "b"], ["c", "d"], "Difference", diverging=True)
+    fig = checked(figures.heatmap(diff, ["a", "b"], ["c", "d"], "Difference", diverging=True))
     assert len(fig.data) == 1
     assert (fig.data[0].zmin, fig.data[0].zmax) == (-0.5, 0.5)
 
@@ -52,8 +59,7 @@ def test_every_builder_uses_projector_sized_fonts_and_titles_its_axes():
                           y_title="probability", highlight=2),
         figures.log_dot_chart(["a", "b"], [1e3, None], ["g", "g"], "Sizes", x_title="parameters"),
     ]
-    for fig in built:
-        go.Figure(fig.to_dict())  # built without Plotly's checks, for speed: every property passes them
+    for fig in map(checked, built):
         layout, default = fig.layout, fig.layout.template.layout  # what is drawn: own value, else the template's
         assert (layout.font.size or default.font.size) >= 16
         assert (layout.title.font.size or default.title.font.size) >= 16
@@ -63,16 +69,16 @@ def test_every_builder_uses_projector_sized_fonts_and_titles_its_axes():
 
 
 def test_bar_chart_marks_the_highlighted_bar_and_keeps_repeated_labels_apart():
-    fig = figures.bar_chart(TOKENS, [0.1, 0.2, 0.3, 0.2, 0.2], "Next token", x_title="token",
-                            y_title="probability", highlight=2)
+    fig = checked(figures.bar_chart(TOKENS, [0.1, 0.2, 0.3, 0.2, 0.2], "Next token", x_title="token",
+                                    y_title="probability", highlight=2))
     colors = list(fig.data[0].marker.color)
     assert colors[2] != colors[0] and len(set(colors)) == 2
     assert list(fig.data[0].x) == [0, 1, 2, 3, 4]
 
 
 def test_log_dot_chart_says_unknown_instead_of_dropping_a_row():
-    fig = figures.log_dot_chart(["GPT-3", "GPT-4"], [570e9, None], ["GPT", "GPT"], "Data", x_title="bytes",
-                                uncertain=[False, True])
+    fig = checked(figures.log_dot_chart(["GPT-3", "GPT-4"], [570e9, None], ["GPT", "GPT"], "Data",
+                                        x_title="bytes", uncertain=[False, True]))
     assert [a.text for a in fig.layout.annotations] == ["unknown"]
     assert fig.layout.xaxis.type == "log"
     assert list(fig.data[0].text) == ["570B"]
@@ -82,3 +88,22 @@ def test_log_dot_chart_says_unknown_instead_of_dropping_a_row():
 def test_short_number_reads_like_a_paper():
     assert [figures.short_number(n) for n in (117e6, 1.5e9, 175e9, 1.78e12, 950)] == [
         "117M", "1.5B", "175B", "1.78T", "950"]
+
+
+def test_cells_print_special_values_as_a_student_reads_them():
+    cells = figures.numbers(np.array([[0.25, -1.5], [-math.inf, math.nan]]), 3)
+    assert cells.tolist() == [["0.250", "−1.500"], ["−∞", "n/a"]]
+    assert figures.numbers(np.array([math.inf, -0.0001]), 2).tolist() == ["+∞", "−0.00"]
+
+
+def test_a_figure_reaches_the_browser_as_built_in_the_app_look():
+    def script() -> None:
+        from pages.common import figures, ui
+
+        ui.plot(figures.bar_chart(["a", "b"], [0.5, 2.0], "Two bars", x_title="token", y_title="count"), key="bars")
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["data"][0]["y"] == [0.5, 2.0] and spec["layout"]["title"]["text"] == "Two bars"
+    assert spec["layout"]["template"] == figures.TEMPLATE  # the app's look travels with every figure
