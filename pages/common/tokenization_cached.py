@@ -1,0 +1,95 @@
+"""What the tokenization page computes, cached once for every session: corpora, trained tokenizers,
+merge histories, growth curves and vocabulary tables, shared and never modified.
+
+Kept out of the page script, which Streamlit runs again on every interaction: each cached function
+is then wrapped once per server rather than once per run.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import streamlit as st
+
+from llm_core.data import prose_corpus, synthetic_corpus
+from llm_core.tokenizers import (
+    Tokenizer,
+    bpe_merges,
+    merge_counts,
+    minilm_tokenizer,
+    train_tokenizer,
+    vocab_growth,
+)
+from pages.common import chips, figures
+
+
+@st.cache_resource(show_spinner=False)
+def builtin_corpus(name: str) -> str:
+    return prose_corpus() if name == "prose" else synthetic_corpus()
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def trained(kind: str, vocab_size: int, corpus_key: str, _corpus: str) -> Tokenizer:
+    """A tokenizer trained on a corpus, once per server process (corpus_key names the corpus)."""
+    return train_tokenizer(kind, _corpus, vocab_size)
+
+
+@st.cache_resource(show_spinner=False)
+def minilm() -> Tokenizer:
+    return minilm_tokenizer()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def merge_history(vocab_size: int, corpus_key: str, _corpus: str) -> tuple[list[tuple[str, str]], list[int]]:
+    """The BPE merges in the order learned, and how often each pair occurred when it was merged."""
+    tokenizer = trained("bpe", vocab_size, corpus_key, _corpus)
+    merges = bpe_merges(tokenizer)
+    return merges, merge_counts(tokenizer, _corpus, merges)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Training tokenizers on growing parts of the corpus…")
+def growth_figures(vocab_size: int, corpus_key: str, _corpus: str) -> tuple[figures.Figure, figures.Figure]:
+    """Vocabulary size and held-out [UNK] rate against corpus size, for word, character and BPE."""
+    table = vocab_growth(_corpus, kinds=("word", "char", "bpe"), bpe_vocab_size=vocab_size)
+    names = {"word": "word-level", "char": "character", "bpe": f"BPE ({vocab_size:,} budget)"}
+    words = sorted(table["words"].unique())
+    by_kind = {names[k]: table[table["kind"] == k].sort_values("words") for k in names}
+    common = {
+        "x_title": "words of training text", "log_x": True, "xaxis": {"dtick": 1},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0},
+    }  # fmt: skip
+    vocab_fig = figures.line_chart(
+        words, {n: list(d["vocab_size"]) for n, d in by_kind.items()}, "Vocabulary needed",
+        y_title="vocabulary size", log_y=True, decimals=0, yaxis={"dtick": 1}, **common,
+    )
+    oov_fig = figures.line_chart(
+        words, {n: list(100 * d["oov_rate"]) for n, d in by_kind.items()}, "Unknown words in held-out text",
+        y_title="% of words with [UNK]", decimals=1, **common,
+    )
+    for fig in (vocab_fig, oov_fig):
+        for trace, dash, symbol in zip(fig["data"], ("solid", "dash", "dot"), ("circle", "square", "diamond"),
+                                       strict=True):
+            trace |= {"mode": "lines+markers", "line": {**trace["line"], "dash": dash},
+                      "marker": {"size": 11, "symbol": symbol}}
+    return vocab_fig, oov_fig
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def merge_count_figure(vocab_size: int, corpus_key: str, _corpus: str, k: int) -> figures.Figure:
+    """How often each merged pair occurred, with a dashed line at merge k. Shared: never modified."""
+    _, counts = merge_history(vocab_size, corpus_key, _corpus)
+    return figures.line_chart(
+        list(range(1, len(counts) + 1)), {"pair count": counts}, "How often each merged pair occurred",
+        x_title="merge number", y_title="occurrences in the corpus", log_y=True, decimals=0,
+        yaxis={"dtick": 1},  # powers of ten only: readable from afar
+        shapes=[figures.vline(k, width=2, dash="dash", color=figures.OKABE_ITO[5])] if k > 0 else [],
+    )
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def vocabulary(kind: str, vocab_size: int, corpus_key: str, _corpus: str) -> pa.Table:
+    """The vocabulary as an Arrow table: shared by every session (an Arrow table cannot be changed)
+    and sent to the browser as it is, with no conversion on each rerun."""
+    tokenizer = minilm() if kind == "minilm" else trained(kind, vocab_size, corpus_key, _corpus)
+    table = tokenizer.vocab_table()
+    table["token"] = table["token"].map(chips.visible)
+    return pa.Table.from_pandas(table, preserve_index=False)
