@@ -1,8 +1,6 @@
 """What the attention page computes, cached once for every session: one forward pass per (model, sentence),
 and the figures drawn from it, as plain dicts keyed by primitive arguments.
-
-Kept out of the page script, which Streamlit runs again on every interaction: each cached function
-is then wrapped once per server rather than once per run.
+Here rather than in the page script, which runs again on every interaction: see `pages/common`.
 """
 
 from __future__ import annotations
