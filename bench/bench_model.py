@@ -6,6 +6,11 @@ Prints ratios, since absolute times on a shared machine say little:
   1. a training step of our decoder vs `transformers` GPT2LMHeadModel, same shape and batch;
   2. model FLOP/s during that training vs a 1024x1024 fp32 matmul (what this CPU can do);
   3. MiniLM sentences/s through llm_core vs sentence-transformers, and cold load times.
+
+Both decoders use exact GELU, our default and what every model of the app trains with (GPT-2's
+own default is the tanh approximation, whose kernel in this CPU build of torch is about six times
+slower than the exact one). 1 and 2 are measured with one torch thread, as each training of the
+app runs on this machine (`pages/common/training.py`), and with every thread.
 """
 
 from __future__ import annotations
@@ -64,14 +69,17 @@ def interleaved(fns: dict, rounds: int = 5, repeats: int = 10) -> dict[str, floa
     return {name: statistics.median(ts) for name, ts in results.items()}
 
 
-def bench_training() -> None:
+def bench_training(threads: int) -> None:
     import transformers
 
+    torch.set_num_threads(threads)
+    print(f"-- {threads} torch thread(s)")
     torch.manual_seed(0)
-    ours = Transformer(ModelConfig(**SHAPE, activation="gelu_tanh")).train()
+    ours = Transformer(ModelConfig(**SHAPE)).train()
     gpt2 = transformers.GPT2LMHeadModel(transformers.GPT2Config(
         vocab_size=SHAPE["vocab_size"], n_positions=SHAPE["block_size"], n_embd=SHAPE["n_embd"],
         n_layer=SHAPE["n_layer"], n_head=SHAPE["n_head"], resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+        activation_function="gelu",
     )).train()
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     t = interleaved({
@@ -119,6 +127,9 @@ def bench_minilm() -> None:
 
 
 if __name__ == "__main__":
-    print(f"threads: {configure_threads()}")
-    bench_training()
+    threads = configure_threads()
+    for n in dict.fromkeys((1, threads)):
+        bench_training(n)
+    torch.set_num_threads(threads)
+    print(f"-- {threads} torch thread(s)")
     bench_minilm()
