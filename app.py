@@ -6,7 +6,7 @@ Run with `make run`. This script sets up the page, the sidebar settings every pa
 
 import streamlit as st
 
-from llm_core.device import configure_threads, describe_device, pick_device
+from llm_core.device import configure_threads, describe_device, pick_device, use_one_thread
 from pages.common import course, limits, url_state
 
 st.set_page_config(page_title="Introduction to LLMs", page_icon=":material/school:", layout="wide")
@@ -20,6 +20,7 @@ def start_up() -> str:
 
 
 device = start_up()
+use_one_thread()  # this run's own torch setting: a class's requests share the cores (see llm_core.device)
 with st.sidebar:
     st.caption(f"Models run on **{device}**")
     url_state.bind("seed", default=0, min_value=limits.SEED.minimum, max_value=limits.SEED.maximum)

@@ -90,7 +90,7 @@ else:
     lookup, table = lookup_figure(model_label, cleaned)
     table_col, fig_col = st.columns([1, 3])
     with table_col:
-        st.dataframe(table, key="lookup_table", width="stretch", hide_index=True)
+        ui.table(table, key="lookup_table", width="stretch")
     with fig_col:
         ui.plot(lookup, key="lookup_rows")
     st.caption("Red is positive, blue negative. The same token always gets the same row, wherever it stands; the "
@@ -168,7 +168,7 @@ for col, (trained, title) in zip(st.columns(len(plots)) if plots else [], plots,
                   help="For each word, the share of its 5 nearest neighbours (by cosine) that have its class.")
         if table is not None:
             st.markdown(f"**Nearest neighbours of “{af.markdown_literal(query_word)}”** by cosine similarity")
-            st.dataframe(table, key=f"neighbours_{'after' if trained else 'before'}", width="stretch")
+            ui.table(table, key=f"neighbours_{'after' if trained else 'before'}", width="stretch")
 st.caption(
     "Cosine similarity compares directions: 1 means the same direction, 0 unrelated, −1 opposite. Agreement of a "
     "random table is about the share of the largest classes; a trained one scores far higher. "

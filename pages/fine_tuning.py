@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-import pandas as pd
 import streamlit as st
 
 from llm_core import finetune
@@ -96,10 +95,6 @@ def settings_problem(settings: dict) -> str | None:
         None if settings["batch"] in BATCH_CHOICES else f"A batch of {settings['batch']} is not offered.",
     ]
     return next((c for c in checks if c), None)
-
-
-def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows)
 
 
 # --- cached: shared models and what they do before any fine-tuning --------------------------
@@ -245,11 +240,8 @@ def task_section() -> None:
                     + ", ".join(unknown[:20]) + ". Words of the animal world work best.", icon=":material/help:",
                 )  # fmt: skip
     with st.expander(f"The labelled data: {len(train_set)} training and {len(val_set)} held-out examples"):
-        st.dataframe(
-            pd.DataFrame({"sentence": [e.text for e in train_set[:200]],
-                          "label": [label_names[e.label] for e in train_set[:200]]}),
-            hide_index=True, width="stretch",
-        )  # fmt: skip
+        ui.table({"sentence": [e.text for e in train_set[:200]],
+                  "label": [label_names[e.label] for e in train_set[:200]]}, width="stretch")
     st.subheader("Training settings")
     parts = finetune.backbone_parts(enc.model)
     settings = training_settings("ds", "task", parts)
@@ -335,7 +327,7 @@ def own_predictions(result: TaskResult) -> None:
         table[label] = [f"{result.label_names[max(range(len(p)), key=p.__getitem__)]} ({max(p):.0%})" for p in probs]
     if result.label_names == SENTIMENT_LABELS:
         table["the rule says"] = [_rule(s) for s in sentences]
-    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+    ui.table(table, width="stretch")
     st.caption("Each cell is the predicted label and the model's probability for it.")
 
 
@@ -391,12 +383,10 @@ def instruct_section() -> None:
         "is over). It learns to answer, not to ask."
     )
     example = finetune.masked_example(d.tokenizer, train_pairs[0])
-    st.dataframe(
-        pd.DataFrame({"position": range(len(example.inputs)), "the model reads": example.inputs,
-                      "and should predict": example.targets,
-                      "counted in the loss": ["✔ yes" if c else "— no" for c in example.counted]}),
-        hide_index=True, width="content",
-    )  # fmt: skip
+    ui.table({"position": range(len(example.inputs)), "the model reads": example.inputs,
+              "and should predict": example.targets,
+              "counted in the loss": ["✔ yes" if c else "— no" for c in example.counted]},
+             width="content")  # fmt: skip
     st.subheader("Training settings")
     settings = training_settings("it", "instruct", finetune.backbone_parts(d.model))
     st.markdown(
@@ -423,7 +413,7 @@ def instruct_section() -> None:
     if trained:
         table["after"] = after_answers
         table["right?"] = ["✔" if x.strip() == p.answer else "✘" for x, p in zip(after_answers, shown, strict=True)]
-    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", height=38 + 35 * (len(shown) + 1))
+    ui.table(table, width="stretch", height=38 + 35 * (len(shown) + 1))
     if not trained:
         st.caption("Train to fill in the answers after instruction tuning.")
 
@@ -488,11 +478,8 @@ def preference_section() -> None:
         "**Preference tuning** makes the preferred answers more likely than the rejected ones: this is how "
         "guardrails are trained into a model after pre-training."
     )
-    st.dataframe(
-        pd.DataFrame({"question": [p.prompt for p in train_pairs[:8]], "preferred": [p.chosen for p in train_pairs[:8]],
-                      "rejected": [p.rejected for p in train_pairs[:8]]}),
-        hide_index=True, width="stretch",
-    )  # fmt: skip
+    ui.table({"question": [p.prompt for p in train_pairs[:8]], "preferred": [p.chosen for p in train_pairs[:8]],
+              "rejected": [p.rejected for p in train_pairs[:8]]}, width="stretch")
     st.caption(f"{len(train_pairs)} pairs to train on, {len(val_pairs)} held out to test.")
     st.markdown(
         "**The starting model** answers these questions the way a model trained on raw web text might: "
@@ -591,7 +578,7 @@ def sampled_comparison(model: Transformer | None, val_pairs) -> None:
     table = {"question": list(prompts), "before": sampled_answers(prompts, seed)}
     if model is not None:
         table["after"] = [finetune.answer(model, tokenizer, p, greedy=False, seed=seed) for p in prompts]
-    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+    ui.table(table, width="stretch")
     st.caption("Each answer is sampled (temperature 1) with the sidebar's seed, the same seed before and after.")
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from llm_core import masking
@@ -253,7 +252,8 @@ def replacement_words() -> list[str]:
     """Every ordinary word of the vocabulary, grouped by class as in the synthetic world."""
     vocabulary = tokenizer().vocab
     ordered = [w for words in WORD_CLASSES.values() for w in words if w in vocabulary]
-    rest = sorted(w for w in vocabulary if w not in set(ordered) and not tokenizer().is_special(w))
+    listed, tok = set(ordered), tokenizer()
+    rest = sorted(w for w in vocabulary if w not in listed and not tok.is_special(w))
     return ordered + rest
 
 
@@ -435,12 +435,10 @@ with bottom_left:
             )
         else:
             st.caption("Both sentences have the same length, so nothing is padded: make one of them shorter.")
-        batch_table = pd.DataFrame(
-            [names(list(r)) + ["[PAD]"] * (width - len(r)) for r in rows],
-            index=["your sentence", "second sentence"], columns=[str(t) for t in range(width)],
-        )
+        cells = [names(list(r)) + ["[PAD]"] * (width - len(r)) for r in rows]
         with st.expander("The batch as the encoder receives it"):
-            st.dataframe(batch_table, width="stretch")
+            ui.table({"row": ["your sentence", "second sentence"],
+                      **{str(t): [row[t] for row in cells] for t in range(width)}}, width="stretch")
             st.caption("attention_mask is 1 for a real token and 0 for [PAD]; `padding_mask` turns it into the "
                        "blocked columns above.")
 with bottom_right:
@@ -555,8 +553,8 @@ for p in predictions(tuple(dec)):
         "P, prefix only": "—" if p.prefix_only_prob is None else f"{p.prefix_only_prob:.4f}",
         "top guesses": ", ".join(f"{names([i])[0]} {prob:.2f}" for i, prob in p.top),
     })  # fmt: skip
-st.dataframe(
-    pd.DataFrame(prefix_rows), hide_index=True, width="stretch", key="prefix_table",
+ui.table(
+    prefix_rows, width="stretch", key="prefix_table",
     column_config={
         "t": st.column_config.TextColumn(width=40),
         "position t sees": st.column_config.TextColumn(width=320),

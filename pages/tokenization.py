@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 
-import pandas as pd
 import pyarrow.compute as pc
 import streamlit as st
 
@@ -143,7 +142,7 @@ def draw_chips(groups: list[chips.Chips], *, key: str, max_chips: int = chips.MA
         st.caption(note)
 
 
-def token_table(encoding: Encoding, text: str) -> pd.DataFrame:
+def token_table(encoding: Encoding, text: str) -> list[dict]:
     rows = []
     for position, (token, token_id, (start, end)) in enumerate(
         zip(encoding.tokens, encoding.ids, encoding.offsets, strict=True)
@@ -153,7 +152,7 @@ def token_table(encoding: Encoding, text: str) -> pd.DataFrame:
             "characters": f"{start}–{end}" if end > start else "—",
             "text": chips.visible(text[start:end]) if end > start else "",
         })  # fmt: skip
-    return pd.DataFrame(rows, columns=["#", "token", "ID", "characters", "text"])
+    return rows
 
 
 def chars_per_token(text: str, encoding: Encoding) -> float:
@@ -307,7 +306,7 @@ if n_unknown:
 
 t1, t2 = st.columns([3, 2], gap="large")
 with t1:
-    st.dataframe(token_table(encoding, text), key="tok_table", hide_index=True, height=280,
+    ui.table(token_table(encoding, text), key="tok_table", height=280,
                  column_config={"#": st.column_config.NumberColumn(width="small"),
                                 "ID": st.column_config.NumberColumn(format="%d")})
 with t2:
@@ -327,15 +326,13 @@ st.markdown(
     "and characters."
 )
 encodings = {k: tokenizers[k].encode(text) for k in TOKENIZERS}
-st.dataframe(
-    pd.DataFrame([
-        {"tokenizer": TOKENIZERS[k], "vocabulary size": tokenizers[k].vocab_size, "tokens": len(e),
-         "characters per token": round(chars_per_token(text, e), 2),
-         "[UNK] tokens": sum(i == tokenizers[k].unk_id for i in e.ids)}
-        for k, e in encodings.items()
-    ]),  # fmt: skip
-    key="tok_compare", hide_index=True,
-)
+ui.table(
+    [{"tokenizer": TOKENIZERS[k], "vocabulary size": tokenizers[k].vocab_size, "tokens": len(e),
+      "characters per token": round(chars_per_token(text, e), 2),
+      "[UNK] tokens": sum(i == tokenizers[k].unk_id for i in e.ids)}
+     for k, e in encodings.items()],
+    key="tok_compare",
+)  # fmt: skip
 draw_chips(
     [chips_of(e, tokenizers[k], text, label=f"{TOKENIZERS[k]}\n{len(e):,} tokens") for k, e in encodings.items()],
     key="tok_compare_chips", max_chips=COMPARE_CHIPS,

@@ -6,7 +6,6 @@ Here rather than in the page script, which runs again on every interaction: see 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from llm_core.data import word_class
@@ -34,7 +33,7 @@ def parse_words(raw: str) -> list[str]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def lookup_figure(label: str, text: str) -> tuple[dict, pd.DataFrame]:
+def lookup_figure(label: str, text: str) -> tuple[dict, dict[str, list]]:
     """The rows a sentence looks up, as a heatmap, and the token -> ID table."""
     tm = models.text_model(label)
     encoding = tm.encode(text)
@@ -45,7 +44,7 @@ def lookup_figure(label: str, text: str) -> tuple[dict, pd.DataFrame]:
                           f"The {T} rows your sentence looks up ({T} × {C})", x_title="embedding dimension",
                           y_title="token (ID)", value_name="value", diverging=True)  # fmt: skip
     af.sparse_ticks(fig, "x", C)
-    table = pd.DataFrame({"token": encoding.tokens, "ID": encoding.ids})
+    table = {"token": list(encoding.tokens), "ID": list(encoding.ids)}
     return fig, table
 
 
@@ -79,17 +78,16 @@ def point_set(label: str, trained: bool, words_raw: str, representation: str):
     return tiny_vectors(label, trained)
 
 
-def neighbours_table(query: str, words: list[str], classes: list[str], vectors: np.ndarray) -> pd.DataFrame:
+def neighbours_table(query: str, words: list[str], classes: list[str], vectors: np.ndarray) -> dict[str, list]:
     found = nearest_neighbours(vectors[words.index(query)], vectors, words, N_NEIGHBOURS, exclude=query)
     klass = dict(zip(words, classes, strict=True))
-    return pd.DataFrame({"word": [n.word for n in found], "class": [klass[n.word] for n in found],
-                         "cosine": [round(n.cosine, 3) for n in found]},
-                        index=pd.RangeIndex(1, len(found) + 1, name="rank"))  # fmt: skip
+    return {"rank": list(range(1, len(found) + 1)), "word": [n.word for n in found],
+            "class": [klass[n.word] for n in found], "cosine": [round(n.cosine, 3) for n in found]}
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def projection_view(label: str, trained: bool, words_raw: str, representation: str, method: str, dims: int,
-                    query: str, title: str) -> tuple[dict, pd.DataFrame | None, float]:
+                    query: str, title: str) -> tuple[dict, dict[str, list] | None, float]:
     """One projection plot (as a figure dict), the neighbour table of `query` ('' for none), the class agreement."""
     words, classes, vectors = point_set(label, trained, words_raw, representation)
     table = neighbours_table(query, words, classes, vectors) if query else None
