@@ -437,7 +437,7 @@ with bottom_left:
             st.caption("Both sentences have the same length, so nothing is padded: make one of them shorter.")
         cells = [names(list(r)) + ["[PAD]"] * (width - len(r)) for r in rows]
         with st.expander("The batch as the encoder receives it"):
-            ui.table({"row": ["your sentence", "second sentence"],
+            ui.table({"batch row": ["your sentence", "second sentence"],
                       **{str(t): [row[t] for row in cells] for t in range(width)}}, width="stretch")
             st.caption("attention_mask is 1 for a real token and 0 for [PAD]; `padding_mask` turns it into the "
                        "blocked columns above.")
