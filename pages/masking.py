@@ -9,7 +9,6 @@ that each mask makes possible.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -19,11 +18,12 @@ from llm_core import masking
 from llm_core.data import SEQUENCE_TASKS, WORD_CLASSES, solve, word_class
 from llm_core.masks import bidirectional_mask, causal_mask, padding_mask
 from llm_core.model import Attention, Transformer
-from llm_core.objectives import pad_rows
 from llm_core.pretrain import seq2seq_source
 from llm_core.tokenizers import Tokenizer, unknown_words
 from pages.common import chips, figures, limits, models, ui, url_state
+from pages.common import masking_cached as cached
 from pages.common.attention_figures import escape, label_tokens
+from pages.common.masking_cached import Sentence, attention_view, fill_ins, perturbation, predictions
 
 DEFAULT_TEXT = "the cat eats the fish in the house ."
 DEFAULT_SHORT = "the dog sleeps ."
@@ -33,7 +33,6 @@ DIGITS = limits.SEQ2SEQ_DIGITS
 MIN_WORDS = 2  # with one token there is nothing a mask could hide
 TOKEN_BOUND = limits.SENTENCE_TOKENS  # special tokens included
 MAX_BLANKS = 3  # [MASK]ed positions at once
-TOP_K = 5
 STAGES = {"mask": "1 Mask", "scores": "2 Scores", "masked": "3 Masked scores", "weights": "4 Weights"}
 STAGE_NOTES = {
     "mask": "Which keys each query may look at: **1** allowed, **0** blocked (dark). This boolean matrix is "
@@ -53,26 +52,8 @@ CONTENT_CLASSES = ("animal", "food", "place", "color", "name", "action")
 # --- models and the sentence as each one reads it --------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Sentence:
-    """A checked sentence: its word tokens and ids, without special tokens."""
-
-    text: str  # cleaned and lower-cased: what the tokenizer saw
-    tokens: list[str]
-    ids: list[int]
-    unknown: list[str]  # words the vocabulary does not have (they became [UNK])
-
-
-@cache  # once per run of the page (it re-runs whole); the model is loaded once per server (models.tiny)
-def model_of(name: str) -> Transformer:
-    """A shipped tiny model ("encoder", "decoder", "seq2seq"), loaded once per server process."""
-    return models.tiny(name)[0]
-
-
-@cache
-def tokenizer() -> Tokenizer:
-    """The encoder and the decoder share one word-level vocabulary over the synthetic corpus."""
-    return models.tiny("encoder")[1]
+# once per run of the page (it re-runs whole); each model is loaded once per server (models.tiny)
+model_of, tokenizer = cache(cached.model_of), cache(cached.tokenizer)
 
 
 def encoder_ids(ids: list[int]) -> list[int]:
@@ -177,45 +158,6 @@ def warn_unknown(sentence: Sentence, what: str) -> None:
         f"synthetic world, for example {classes}.",
         icon=":material/help:",
     )
-
-
-# --- cached results: primitive keys in, plain data out ---------------------------------------------
-
-
-@st.cache_data(max_entries=128, show_spinner=False)
-def attention_view(
-    name: str, ids: tuple[int, ...], layer: int, head: int, *, cross_source: tuple[int, ...] = (),
-    batch: tuple[tuple[int, ...], ...] = (), row: int = 0,
-) -> masking.MaskedAttention:
-    """One head's mask, scores, masked scores and weights; `batch` runs a padded batch instead of `ids`."""
-    model = model_of(name)
-    if batch:
-        padded = pad_rows(batch, tokenizer().pad_id)  # (2, T)
-        return masking.masked_attention(
-            model, padded, layer=layer, head=head, attention_mask=padded != tokenizer().pad_id, batch_row=row
-        )
-    if cross_source:
-        return masking.masked_attention(model, list(ids), layer=layer, head=head, cross=True, src=list(cross_source))
-    return masking.masked_attention(model, list(ids), layer=layer, head=head)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def perturbation(name: str, ids: tuple[int, ...], edited: tuple[int, ...]) -> masking.Perturbation:
-    return masking.perturbation_effect(model_of(name), ids, edited)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def predictions(ids: tuple[int, ...]) -> list[masking.PrefixPrediction]:
-    """Next-token predictions at every position of [BOS] sentence; the last target is [EOS], as in training."""
-    rows = masking.prefix_predictions(model_of("decoder"), [*ids, tokenizer().eos_id], k=3)
-    return rows[:-1]  # the [EOS] position itself would predict the next line
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def fill_ins(ids: tuple[int, ...], positions: tuple[int, ...]) -> dict[int, list[tuple[int, float]]]:
-    specials = [tokenizer().special_id(role) for role in tokenizer().special_tokens]
-    return masking.fill_masks(model_of("encoder"), ids, positions, mask_id=tokenizer().mask_id, k=TOP_K,
-                              exclude=[i for i in specials if i is not None])
 
 
 # --- defaults that adapt to the sentence -----------------------------------------------------------
