@@ -72,6 +72,12 @@ CORES = os.cpu_count() or 1
 DISCONNECTED_TTL_S = 120  # Streamlit's default server.disconnectedSessionTTL, which .streamlit/config.toml keeps
 
 
+def disconnected_ttl(args: argparse.Namespace) -> float:
+    """How long the servers keep a disconnected session: --server-option's value, else the default."""
+    return float(dict(args.server_option).get("server.disconnectedSessionTTL", DISCONNECTED_TTL_S))
+
+
+
 @dataclass
 class Visit:
     """One student on one page: the page run, the edit, and a training if any."""
@@ -98,7 +104,7 @@ class Phase:
     failures: list[str] = field(default_factory=list)
     busy: int = 0
     not_reached: int = 0  # page visits left out when the phase's time budget ran out
-    retained: int = 0  # sessions that had left less than DISCONNECTED_TTL_S before rss_after was read
+    retained: int = 0  # sessions that had left less than the servers' TTL before rss_after was read
     verified: int = 0  # edits typed again alone after the phase to compare the figures
     mismatched: int = 0  # ... whose figures were not the same
     unreproducible: int = 0  # ... whose figures differed between two fresh servers too
@@ -417,7 +423,7 @@ class Measurement:
             keep_figures=tuple(range(1, args.students, max(1, args.students // max(1, args.verify))))[:args.verify])
         now = time.monotonic()
         self.departures.append((now - SETTLE_S, args.students + (2 if browser is not None else 0)))
-        phase.retained = sum(n for when, n in self.departures if now - when < DISCONNECTED_TTL_S)
+        phase.retained = sum(n for when, n in self.departures if now - when < disconnected_ttl(args))
         self.report.phases.append(phase)
         if browser is not None:
             self.report.browser = browser
@@ -539,7 +545,7 @@ def print_pages(report: AppReport) -> None:
               f"{failed:>6}{kilobytes:>8,.0f}  {kind}")
 
 
-def print_resources(report: AppReport) -> None:
+def print_resources(report: AppReport, ttl_s: float) -> None:
     waves = report.waves
     if not waves:
         return
@@ -552,10 +558,10 @@ def print_resources(report: AppReport) -> None:
         print(f"  {p.name}: peak {p.rss_peak / MIB:.0f} (+{(p.rss_peak - p.rss_before) / MIB:.0f} for "
               f"{p.sessions} sessions, {(p.rss_peak - p.rss_before) / max(1, p.sessions) / MIB:.1f} per session), "
               f"after {p.rss_after / MIB:.0f}, holding {p.retained} sessions that left within "
-              f"{DISCONNECTED_TTL_S} s")
+              f"{ttl_s:g} s")
     print(f"  per session at the peak: {per_session / MIB:.1f} MiB; after the last wave vs after the first: "
           f"{growth:+.1%}")
-    print(f"  (the server keeps a disconnected session {DISCONNECTED_TTL_S} s for it to reconnect, "
+    print(f"  (the server keeps a disconnected session {ttl_s:g} s for it to reconnect, "
           "server.disconnectedSessionTTL: waves shorter than that leave more of them behind)")
     wall, server_cpu, client_cpu = (sum(getattr(p, a) for p in waves) for a in ("seconds", "server_cpu_s",
                                                                                   "client_cpu_s"))
@@ -658,7 +664,7 @@ async def main(args: argparse.Namespace) -> int:
                 print(f"    /{page}: {how}")
     print_pages(app)
     for report in reports:
-        print_resources(report)
+        print_resources(report, disconnected_ttl(args))
     for report in reports:
         print_browser(report)
     for report in reports:
