@@ -2,7 +2,8 @@
 
 The masking page compares an encoder (every token sees every token), a decoder (a token sees
 itself and the past), padding (nobody looks at [PAD]) and cross-attention (decoder queries,
-encoder keys). These functions run a model once through `capture` and return plain numpy data:
+encoder keys). These functions run a model once through `capture` and return plain numpy data
+(in inference mode: no autograd bookkeeping at all, since nothing here is trained):
 
 - `masked_attention`: one head's attention in four stages, mask -> raw scores -> masked scores
   (-inf where forbidden) -> softmax weights;
@@ -52,7 +53,7 @@ class MaskedAttention:
     weights: np.ndarray  # (T, S) softmax of each row of masked_scores; 0 wherever the mask forbids
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def masked_attention(
     model: Transformer,
     idx: Sequence[int] | torch.Tensor,
@@ -120,7 +121,7 @@ def _hidden_states(model: Transformer, idx: torch.Tensor, src: torch.Tensor | No
     return [acts[f"{stack}.hook_input"], *blocks, final]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def perturbation_effect(
     model: Transformer,
     ids: Sequence[int],
@@ -163,7 +164,7 @@ class PrefixPrediction:
     prefix_only_prob: float | None  # P(target | prefix) again, from a pass on the prefix alone
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def prefix_predictions(
     model: Transformer, ids: Sequence[int], *, k: int = 3, src: Sequence[int] | None = None
 ) -> list[PrefixPrediction]:
@@ -203,7 +204,7 @@ def prefix_predictions(
 # --- masked language modelling ------------------------------------------------------------
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def fill_masks(
     model: Transformer,
     ids: Sequence[int],
