@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 import streamlit as st
@@ -11,8 +10,20 @@ from llm_core import finetune
 from llm_core import objectives as O
 from llm_core.data import SENTIMENT_LABELS, instruction_split, sentiment_rule
 from llm_core.model import Transformer
-from llm_core.tokenizers import Tokenizer, unknown_words
+from llm_core.tokenizers import unknown_words
 from pages.common import figures, limits, models, training, ui, url_state
+from pages.common.fine_tuning_cached import (
+    InstructResult,
+    PreferenceResult,
+    TaskResult,
+    base_answers,
+    base_exact_match,
+    base_preference_scores,
+    decoder,
+    encoder,
+    sampled_answers,
+    starting_model,
+)
 
 SECTIONS = {
     "task": "1 · Downstream task",
@@ -97,52 +108,7 @@ def settings_problem(settings: dict) -> str | None:
     return next((c for c in checks if c), None)
 
 
-# --- cached: shared models and what they do before any fine-tuning --------------------------
-
-
-@dataclass(frozen=True)
-class Shipped:
-    """A shipped tiny model and its tokenizer (the encoder and the decoder share one vocabulary)."""
-
-    model: Transformer
-    tokenizer: Tokenizer
-
-
-def encoder() -> Shipped:
-    model, tokenizer, _ = models.tiny("encoder")
-    return Shipped(model, tokenizer)
-
-
-def decoder() -> Shipped:
-    model, tokenizer, _ = models.tiny("decoder")
-    return Shipped(model, tokenizer)
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def base_answers(questions: tuple[str, ...]) -> list[str]:
-    """The shipped decoder's greedy answers: what instruction tuning starts from."""
-    d = decoder()
-    return [finetune.answer(d.model, d.tokenizer, q) for q in questions]
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def base_exact_match() -> float:
-    d = decoder()
-    return finetune.exact_match_rate(d.model, d.tokenizer, instruction_split()[1])
-
-
 # --- 1. downstream task ---------------------------------------------------------------------
-
-
-@dataclass
-class TaskResult:
-    """What a downstream run trained, and on what, for the results shown after it."""
-
-    classifiers: dict[str, O.SequenceClassifier]
-    label_names: tuple[str, ...]
-    n_labels: int
-    source: str
-    signature: tuple
 
 
 def start_task(stop, *, settings: dict, train_set, val_set, label_names, source: str):
@@ -341,12 +307,6 @@ def _rule(sentence: str) -> str:
 # --- 2. instruction tuning ------------------------------------------------------------------
 
 
-@dataclass
-class InstructResult:
-    model: Transformer
-    settings: dict
-
-
 def start_instruct(stop, *, settings: dict):
     d = decoder()
     model = finetune.trainable_copy(d.model)
@@ -419,31 +379,6 @@ def instruct_section() -> None:
 
 
 # --- 3. preference tuning -------------------------------------------------------------------
-
-
-@dataclass
-class PreferenceResult:
-    model: Transformer
-    reference: Transformer
-    settings: dict
-
-
-@st.cache_resource(show_spinner="Preparing the starting model: the decoder taught to answer both ways (once)…")
-def starting_model() -> Transformer:
-    """The reference of preference tuning, shared by every session and never trained further."""
-    d = decoder()
-    return finetune.answering_both_ways(d.model, d.tokenizer, finetune.preference_split()[0])
-
-
-@st.cache_data(max_entries=2, show_spinner=False)
-def base_preference_scores() -> list[finetune.PreferenceScore]:
-    return finetune.preference_scores(starting_model(), decoder().tokenizer, finetune.preference_split()[1])
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def sampled_answers(prompts: tuple[str, ...], seed: int) -> list[str]:
-    tokenizer = decoder().tokenizer
-    return [finetune.answer(starting_model(), tokenizer, p, greedy=False, seed=seed) for p in prompts]
 
 
 def start_preference(stop, *, settings: dict):

@@ -1,7 +1,7 @@
 """UI helpers shared by the pages: figure builders, URL state, limits, the page frame.
 
-The pages that cache many computations keep them in a module here (`attention_cached`,
-`masking_cached`, ...), not in the page script: Streamlit runs the script again on every
+Each page keeps its cached computations in a module here (`<page>_cached.py`), not in the
+page script: Streamlit runs the script again on every
 interaction, and a cached function defined in it is wrapped again each time (reading its source
 to key the cache), which costs the server's one Python interpreter a few milliseconds a run, for
 the whole class. Defined in a module, each is wrapped once per server.
