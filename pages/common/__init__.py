@@ -1,10 +1,10 @@
 """UI helpers shared by the pages: figure builders, URL state, limits, the page frame.
 
 Each page keeps its cached computations in a module here (`<page>_cached.py`), not in the
-page script: Streamlit runs the script again on every
-interaction, and a cached function defined in it is wrapped again each time (reading its source
-to key the cache), which costs the server's one Python interpreter a few milliseconds a run, for
-the whole class. Defined in a module, each is wrapped once per server.
+page script: Streamlit runs the script again on every interaction, and a cached function defined
+in it is wrapped again each time (reading its source to key the cache), which costs the server's
+one Python interpreter a few milliseconds a run, for the whole class. Defined in a module, each
+is wrapped once per server.
 
 Importing this package also makes sure every page is run through `app.py`. Streamlit takes
 a `pages/` folder beside the entry script for an old-style multipage app until the first
