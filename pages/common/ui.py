@@ -17,6 +17,8 @@ import streamlit as st
 
 from pages.common.figures import PLOTLY_CONFIG, Figure
 
+CODE_KEY = "show_code"  # the open state of a page's "Show the code" expander, in the session state
+
 
 def page_header(title: str, what_you_will_see: str) -> None:
     """The page title and its two-line "what you will see"."""
@@ -74,12 +76,14 @@ def show_code(*objects: Callable | type, label: str = "Show the code") -> None:
     """An expander with the source of the `llm_core` functions or classes at work on the page.
 
     The code shown is the code that ran, read from the module itself, so it cannot drift
-    from what the page does.
+    from what the page does. It is sent only while the expander is open (opening it reruns
+    the page): pages of source on every click would cost every student's rerun.
     """
-    with st.expander(label, icon=":material/code:"):
-        for obj in objects:
-            st.caption(f"`{obj.__module__}.{obj.__qualname__}`")
-            st.code(_source(obj), language="python")
+    with st.expander(label, icon=":material/code:", key=CODE_KEY, on_change="rerun") as shown:
+        if shown.open:
+            for obj in objects:
+                st.caption(f"`{obj.__module__}.{obj.__qualname__}`")
+                st.code(_source(obj), language="python")
 
 
 @cache

@@ -26,6 +26,7 @@ from streamlit.util import calc_hash
 from llm_core import zoo
 from llm_core.hooks import capture
 from llm_core.pretrained import load_minilm, minilm_dir
+from pages.common import ui
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEXT = "the cat is hungry , so it eats the fish ."
@@ -121,6 +122,8 @@ def test_default_view_shows_the_formula_every_section_and_the_takeaway(at, bert)
     assert z(x).shape == (len(tokens), 384)
     assert x["layout"]["yaxis"]["ticktext"][:3] == ["[CLS]", "the (1)", "cat"]
     assert any(box.proto.title == "Takeaway" for box in at.success)
+    at.session_state[ui.CODE_KEY] = True  # the student opens "Show the code"
+    at.run()
     assert any("def attention_steps" in block.value for block in at.code)  # the code that ran
 
 

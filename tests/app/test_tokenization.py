@@ -23,7 +23,7 @@ from streamlit.util import calc_hash
 from llm_core.data import prose_corpus
 from llm_core.pretrained import minilm_dir
 from llm_core.tokenizers import train_tokenizer
-from pages.common import chips
+from pages.common import chips, ui
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEXT = "Tokenizers split rare words into frequent pieces, like reading and readers."
@@ -164,8 +164,13 @@ def test_defaults_show_the_trained_bpe_tokens_ids_and_every_section(at, bpe_hf):
         DEFAULT_TEXT[s:e] for s, e in reference.offsets
     ]
     assert at.success[-1].proto.title == "Takeaway"
-    assert "def train_tokenizer" in at.code[-4].value and "def replay_bpe" in at.code[-2].value
     assert not at.query_params  # defaults keep the link clean
+    assert not any("def train_tokenizer" in c.value for c in at.code)  # the source is sent only when asked for
+    at.session_state[ui.CODE_KEY] = True  # the student opens "Show the code"
+    at.run()
+    assert "def train_tokenizer" in at.code[-4].value and "def replay_bpe" in at.code[-2].value
+    at.session_state[ui.CODE_KEY] = False
+    at.run()
 
 
 def test_growth_charts_match_counts_made_here(at):

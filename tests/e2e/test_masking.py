@@ -28,6 +28,12 @@ def test_masking_page_draws_all_its_figures(page, server_url, open_page, assert_
     expect(page.locator(CHARTS).nth(6)).to_contain_text("Encoder: ‖change‖ per layer")
     assert_no_exception(page)
 
+    code = page.locator("[data-testid='stCode']")
+    expect(code).to_have_count(0)  # the source is sent only once asked for
+    page.get_by_text("Show the code").click()
+    expect(code.first).to_contain_text("def causal_mask", timeout=LOAD_MS)
+    assert_no_exception(page)
+
 
 def test_masking_page_explains_a_one_word_sentence(page, server_url, open_page, assert_no_exception):
     open_page(page, f"{server_url}/masking?text=cat")
