@@ -463,18 +463,19 @@ with p2:
     st.caption(f"Positions 0 to {edit - 1}: change exactly 0 ({still} of {edit} bit-identical). Positions {edit} "
                f"and later moved: they may look at position {edit}.")
 
-with st.expander("Layer by layer: where the change spreads", expanded=False):
-    st.markdown(
-        "Rows: the input embedding, the output of each layer (block) and the final output; **0** marks a hidden "
-        "state that did not change at all. At the embedding only the edited position differs. Each attention "
-        "layer passes the change along the arrows the mask allows: in the encoder to every position from the "
-        "first layer on, in the decoder only to the positions after the edit."
-    )
-    h1, h2 = st.columns(2)
-    with h1:
-        ui.plot(layer_figure(enc_change, labels(enc, marks), "Encoder: ‖change‖ per layer"), key="layers_encoder")
-    with h2:
-        ui.plot(layer_figure(dec_change, labels(dec, marks), "Decoder: ‖change‖ per layer"), key="layers_decoder")
+with ui.folded("Layer by layer: where the change spreads", key="layers_open") as shown:
+    if shown:
+        st.markdown(
+            "Rows: the input embedding, the output of each layer (block) and the final output; **0** marks a "
+            "hidden state that did not change at all. At the embedding only the edited position differs. Each "
+            "attention layer passes the change along the arrows the mask allows: in the encoder to every position "
+            "from the first layer on, in the decoder only to the positions after the edit."
+        )
+        h1, h2 = st.columns(2)
+        with h1:
+            ui.plot(layer_figure(enc_change, labels(enc, marks), "Encoder: ‖change‖ per layer"), key="layers_encoder")
+        with h2:
+            ui.plot(layer_figure(dec_change, labels(dec, marks), "Decoder: ‖change‖ per layer"), key="layers_decoder")
 
 # --- autoregression ----------------------------------------------------------------------------------
 

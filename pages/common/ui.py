@@ -8,7 +8,8 @@ bottom says what to remember.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cache
 
 import plotly.graph_objects as go
@@ -76,14 +77,30 @@ def show_code(*objects: Callable | type, label: str = "Show the code") -> None:
     """An expander with the source of the `llm_core` functions or classes at work on the page.
 
     The code shown is the code that ran, read from the module itself, so it cannot drift
-    from what the page does. It is sent only while the expander is open (opening it reruns
-    the page): pages of source on every click would cost every student's rerun.
+    from what the page does. It is sent only while the expander is open (`folded`): pages of
+    source on every click would cost every student's rerun.
     """
-    with st.expander(label, icon=":material/code:", key=CODE_KEY, on_change="rerun") as shown:
-        if shown.open:
+    with folded(label, key=CODE_KEY, icon=":material/code:") as shown:
+        if shown:
             for obj in objects:
                 st.caption(f"`{obj.__module__}.{obj.__qualname__}`")
                 st.code(_source(obj), language="python")
+
+
+@contextmanager
+def folded(label: str, *, key: str, **options: object) -> Iterator[bool]:
+    """An expander that says whether it is open, so that its content is built and sent only then.
+
+    Streamlit sends a closed expander's content on every run; this one reruns the page when
+    the student opens or closes it, and its open state is `st.session_state[key]`.
+    `options` go to `st.expander`.
+
+        with ui.folded("Layer by layer", key="layers_open") as shown:
+            if shown:
+                ui.plot(...)
+    """
+    with st.expander(label, key=key, on_change="rerun", **options) as box:
+        yield bool(box.open)
 
 
 @cache

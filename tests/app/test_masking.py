@@ -74,7 +74,12 @@ def test_defaults_show_four_masks_and_their_weights(app_page):
     cross = spec(at, "mask_cross")
     assert ticks(cross, "x")[0] == "reverse" and ticks(cross, "y")[0] == "[BOS]"
     assert array(cross["data"][0]["z"]).shape == (len(ticks(cross, "y")), len(ticks(cross, "x")))
-    for key in ("change_encoder", "change_decoder", "layers_encoder", "layers_decoder"):
+    for key in ("change_encoder", "change_decoder"):
+        spec(at, key)
+    assert not any(c.proto.id.endswith("-layers_encoder") for c in at.get("plotly_chart"))  # folded: built once opened
+    at.session_state["layers_open"] = True
+    at.run()
+    for key in ("layers_encoder", "layers_decoder"):
         spec(at, key)
     shifted = spec(at, "shifted_targets")  # tick labels: the target over the input it is predicted at
     pairs = [re.fullmatch(r"<b>(.*)</b><br><span[^>]*>(.*)</span>", t).groups() for t in ticks(shifted, "x")]
@@ -94,6 +99,8 @@ def test_decoder_outputs_before_the_edit_do_not_change_at_all(app_page, shipped)
     assert np.all(enc_bars > 0)
     assert np.all(dec_bars[:edit] == 0.0)  # exactly zero, as shown
     assert np.all(dec_bars[edit:] > 0)
+    at.session_state["layers_open"] = True  # the student opens "Layer by layer"
+    at.run()
     layers_fig = spec(at, "layers_decoder")
     layers = array(layers_fig["data"][0]["z"])
     assert ticks(layers_fig, "y") == ["embedding", "layer 0", "layer 1", "layer 2", "output"]
