@@ -24,8 +24,7 @@ from pages.common.tokenization_cached import (
     growth_figures,
     merge_count_figure,
     merge_history,
-    minilm,
-    trained,
+    tokenizer_for,
     vocabulary,
 )
 
@@ -103,10 +102,6 @@ KIND_NOTES = {
 
 
 # --- small helpers: glue between llm_core's Encoding and what the page shows --------------------------
-
-
-def tokenizer_for(kind: str, vocab_size: int, corpus_key: str, corpus: str) -> Tokenizer:
-    return minilm() if kind == "minilm" else trained(kind, vocab_size, corpus_key, corpus)
 
 
 def encode(tokenizer: Tokenizer, text: str, mode: str = "none") -> Encoding:
@@ -421,9 +416,9 @@ columns = ["id", "token", "special"] if kind == "minilm" else ["id", "token", "f
 st.caption(f"{len(shown):,} of {len(vocab_table):,} entries" + (" (showing the first 5,000)" if len(shown) > 5000
            else "") + ("" if kind == "minilm" else "; frequency = how often the token occurs when the corpus "
                        "is tokenized."))
-st.dataframe(shown.slice(0, 5000), key="tok_vocab", hide_index=True, column_order=columns, height=320,
-             column_config={"id": st.column_config.NumberColumn("ID", format="%d"),
-                            "frequency": st.column_config.NumberColumn(format="%d")})
+ui.table(shown.slice(0, 5000), key="tok_vocab", column_order=columns, height=320,
+         column_config={"id": st.column_config.NumberColumn("ID", format="%d"),
+                        "frequency": st.column_config.NumberColumn(format="%d")})
 
 ui.takeaway(
     "A model never sees letters, only token IDs from a fixed vocabulary learned from training text. Whole words "

@@ -144,7 +144,7 @@ def chips_figure(groups: Sequence[Chips], *, max_chips: int = MAX_CHIPS, line_co
             label_text.append(_escape(group.label).replace("\n", "<br>"))
         first_row += n_rows
 
-    # Without a template: a figure per text edit must cost milliseconds.
+    # The chips' own look (template "none"), not the charts': no grid, no axis styling, just text.
     bars = {
         "type": "bar", "orientation": "h", "y": traces["row"], "x": traces["width"], "base": traces["start"],
         "width": 0.8, "customdata": traces["hover"], "hovertemplate": "%{customdata}<extra></extra>",

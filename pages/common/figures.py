@@ -157,7 +157,8 @@ def heatmap(
     return figure(
         [*traces, *extra_traces], title=title, x_title=x_title, y_title=y_title,
         height=height or _heatmap_height(len(y_labels)),
-        xaxis=_category_axis(x_labels, side="bottom"), yaxis=_category_axis(y_labels, autorange="reversed"),
+        xaxis=_category_axis(x_labels, side="bottom", showgrid=False),
+        yaxis=_category_axis(y_labels, autorange="reversed", showgrid=False),
         **layout,
     )  # fmt: skip
 
@@ -173,8 +174,7 @@ def merged(trace: dict, extra: Mapping[str, object] | None) -> dict:
 
 def _category_axis(labels: Sequence[str], **axis: object) -> dict:
     """An axis with one tick per position, labelled with `labels` (repeated labels keep their own ticks)."""
-    return {"tickmode": "array", "tickvals": list(range(len(labels))), "ticktext": list(labels), "showgrid": False,
-            **axis}  # fmt: skip
+    return {"tickmode": "array", "tickvals": list(range(len(labels))), "ticktext": list(labels), **axis}
 
 
 def line_chart(
@@ -238,10 +238,7 @@ def bar_chart(
         "marker": {"color": colors}, "customdata": list(labels),
         "hovertemplate": f"%{{customdata}}<br>{value_title}: %{{{value_axis}:.{decimals}f}}<extra></extra>",
     }  # fmt: skip
-    ticks = {"tickmode": "array", "tickvals": positions, "ticktext": list(labels)}
-    if horizontal:
-        ticks["autorange"] = "reversed"
-    axes = {f"{label_axis}axis": ticks}
+    axes = {f"{label_axis}axis": _category_axis(labels, **({"autorange": "reversed"} if horizontal else {}))}
     for name in ("xaxis", "yaxis"):
         axes[name] = {**axes.get(name, {}), **layout.pop(name, {})}
     return figure([merged(bar, trace)], title=title, x_title=x_title, y_title=y_title, height=height, **axes,

@@ -36,6 +36,11 @@ def minilm() -> Tokenizer:
     return minilm_tokenizer()
 
 
+def tokenizer_for(kind: str, vocab_size: int, corpus_key: str, corpus: str) -> Tokenizer:
+    """The page's tokenizer of `kind`: MiniLM's own, or one trained on the corpus."""
+    return minilm() if kind == "minilm" else trained(kind, vocab_size, corpus_key, corpus)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def merge_history(vocab_size: int, corpus_key: str, _corpus: str) -> tuple[list[tuple[str, str]], list[int]]:
     """The BPE merges in the order learned, and how often each pair occurred when it was merged."""
@@ -87,7 +92,6 @@ def merge_count_figure(vocab_size: int, corpus_key: str, _corpus: str, k: int) -
 def vocabulary(kind: str, vocab_size: int, corpus_key: str, _corpus: str) -> pa.Table:
     """The vocabulary as an Arrow table: shared by every session (an Arrow table cannot be changed)
     and sent to the browser as it is, with no conversion on each rerun."""
-    tokenizer = minilm() if kind == "minilm" else trained(kind, vocab_size, corpus_key, _corpus)
-    table = tokenizer.vocab_table()
+    table = tokenizer_for(kind, vocab_size, corpus_key, _corpus).vocab_table()
     table["token"] = table["token"].map(chips.visible)
     return pa.Table.from_pandas(table, preserve_index=False)

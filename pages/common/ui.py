@@ -46,17 +46,6 @@ def plot(fig: Figure, *, key: str, **options: object) -> None:
     st.plotly_chart(_Finished(fig), key=key, width="stretch", theme=None, config=PLOTLY_CONFIG, **options)
 
 
-def table(data: Mapping[str, Sequence] | Sequence[Mapping[str, object]], **options: object) -> None:
-    """A table from its columns ({"name": values}) or its rows ([{"name": value}, ...]), without an index.
-
-    Built as an Arrow table, the form Streamlit sends to the browser: a pandas frame would be
-    converted on every rerun, about fifteen times the cost. `options` go to `st.dataframe`.
-    """
-    arrow = pa.Table.from_pylist(list(data)) if not isinstance(data, Mapping) else pa.table(
-        {name: list(values) for name, values in data.items()})
-    st.dataframe(arrow, hide_index=True, **options)
-
-
 class _Finished(go.Figure):
     """A figure dict, handed to `st.plotly_chart` as it is.
 
@@ -71,6 +60,22 @@ class _Finished(go.Figure):
 
     def to_dict(self) -> Figure:
         return self._fig
+
+
+def table(data: Mapping[str, Sequence] | Sequence[Mapping[str, object]] | pa.Table, **options: object) -> None:
+    """A table from its columns ({"name": values}), its rows ([{"name": value}, ...]) or an Arrow
+    table, without an index.
+
+    Built as an Arrow table, the form Streamlit sends to the browser: a pandas frame would be
+    converted on every rerun, about fifteen times the cost. `options` go to `st.dataframe`.
+    """
+    if isinstance(data, pa.Table):
+        arrow = data
+    elif isinstance(data, Mapping):
+        arrow = pa.table({name: list(values) for name, values in data.items()})
+    else:
+        arrow = pa.Table.from_pylist(list(data))
+    st.dataframe(arrow, hide_index=True, **options)
 
 
 def show_code(*objects: Callable | type, label: str = "Show the code") -> None:
