@@ -30,4 +30,6 @@ with st.sidebar:
     )
 
 url_state.replace_lone_surrogates()
-st.navigation(course.navigation_pages()).run()
+page = st.navigation(course.navigation_pages())
+with url_state.page_scope(page.url_path):
+    page.run()

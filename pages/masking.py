@@ -199,20 +199,12 @@ def replacement_words() -> list[str]:
     return ordered + rest
 
 
-def forget(*keys: str) -> None:
-    """Choices that depend on the sentence go back to their defaults (in the widgets and in the URL)."""
-    for key in keys:
-        st.session_state.pop(key, None)
-        if key in st.query_params:
-            del st.query_params[key]
-
-
 def sentence_changed() -> None:
-    forget("edit", "word", "blank")
+    url_state.forget("edit", "word", "blank")
 
 
 def edit_changed() -> None:
-    forget("word")
+    url_state.forget("word")
 
 
 # --- figures ---------------------------------------------------------------------------------------
@@ -427,7 +419,7 @@ if edit > n_words:
     )
     st.session_state["edit"] = edit = edit_default
     url_state.bind("edit", edit_default)  # the link shows the position now used
-    forget("word")
+    url_state.forget("word")
 vocabulary = replacement_words()
 old_word = sentence.tokens[edit - 1]
 word = url_state.bind("word", swap_for(old_word, vocabulary), options=vocabulary)

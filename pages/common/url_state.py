@@ -9,13 +9,19 @@ A page declares each shareable widget once, before creating it with the same key
 link in the address bar. Values that make no sense (`?layer=banana`, `?layer=99`) are
 replaced by the default with a warning that says why: a bad link never shows a traceback.
 The widget must not be given `value=`/`index=`: its starting value is the bound default.
+
+Pages may use the same names (four pages have a `text`), so each key belongs to the page that
+binds it: `app.py` runs every page inside `page_scope(name)`. A page opened from the sidebar
+starts from what the student last had on it (or its own defaults), never from another page's
+widget of the same name; keys bound outside any page (the sidebar's seed) are shared by all.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -24,6 +30,21 @@ T = TypeVar("T")
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
+
+# Session-state entries of this module (plain values, no widget has these keys):
+_SCOPE = "_url_state_scope"  # the page now running; "" outside every page
+_OWNER = "_url_state_owner"  # key -> the page whose widget holds it now
+_SAVED = "_url_state_saved"  # page -> {key: value}, as the page last showed them
+
+
+@contextmanager
+def page_scope(name: str) -> Iterator[None]:
+    """Keys bound inside belong to page `name` (its URL path)."""
+    st.session_state[_SCOPE] = name
+    try:
+        yield
+    finally:  # also after st.stop(): the sidebar's keys of the next run are bound outside any page
+        st.session_state[_SCOPE] = ""
 
 
 def bind(
@@ -47,11 +68,35 @@ def bind(
       multiselect; every value must then be one of `options`.
     - `min_value`/`max_value` bound numbers, `max_chars` bounds text.
     """
-    if key not in st.session_state:
-        st.session_state[key] = _from_url(key, default, cast, options, min_value, max_value, max_chars)
-    value = st.session_state[key]
+    scope = st.session_state.get(_SCOPE, "")
+    owner = st.session_state.setdefault(_OWNER, {})
+    saved = st.session_state.setdefault(_SAVED, {}).setdefault(scope, {})
+    if key not in st.session_state or owner.get(key, scope) != scope:  # not set yet, or another page's widget
+        if key in st.query_params:
+            value = _from_url(key, default, cast, options, min_value, max_value, max_chars)
+        elif key in saved and _fits(saved[key], options, min_value, max_value):
+            value = saved[key]  # back on this page: what the student left here
+        else:
+            value = default
+        st.session_state[key] = value
+        owner[key] = scope
+    value = saved[key] = st.session_state[key]
     _to_url(key, value, default, max_chars)
     return value
+
+
+def forget(*keys: str) -> None:
+    """Send bound keys back to their defaults on the next run: in the widget, the link and the page's memory.
+
+    Safe in a widget callback, which runs before the page does.
+    """
+    owner = st.session_state.get(_OWNER, {})
+    saved = st.session_state.get(_SAVED, {})
+    for key in keys:
+        st.session_state.pop(key, None)
+        saved.get(owner.pop(key, None), {}).pop(key, None)
+        if key in st.query_params:
+            del st.query_params[key]
 
 
 def replace_lone_surrogates() -> None:
@@ -120,6 +165,20 @@ def _parse_one(
     if too_low or too_high:
         raise ValueError(_range_text(min_value, max_value))
     return value
+
+
+def _fits(value: Any, options: Sequence[Any] | None, min_value: float | None, max_value: float | None) -> bool:
+    """Whether a remembered value is still one the widget accepts (its options or range may have changed).
+
+    Text is kept as it was, even past the limit: the page then says what it said before.
+    """
+    for v in value if isinstance(value, list | tuple) else [value]:
+        if options is not None and v not in options:
+            return False
+        number = isinstance(v, int | float) and not isinstance(v, bool)
+        if number and ((min_value is not None and v < min_value) or (max_value is not None and v > max_value)):
+            return False
+    return True
 
 
 def _range_text(min_value: float | None, max_value: float | None) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
 
 
 def attention_like_page() -> None:
@@ -112,3 +115,90 @@ def test_the_warning_is_shown_once_not_on_every_rerun():
     assert len(at.warning) == 1
     at.slider(key="layer").set_value(2).run()
     assert not at.warning
+
+
+# --- pages that use the same key names, in the real app ---------------------------------------------
+
+TEXT_PAGES = ["tokenization", "embeddings", "attention", "masking"]  # each has a text box keyed "text"
+# Every ordered pair of them exactly once (an Euler circuit of the complete directed graph).
+ROUTE = ["tokenization", "embeddings", "attention", "masking", "tokenization", "attention", "embeddings",
+         "masking", "attention", "tokenization", "masking", "embeddings", "tokenization"]
+
+
+def sidebar_link(at: AppTest, url_path: str) -> AppTest:
+    """Click a page in the sidebar: the next run shows that page, and the link loses its parameters."""
+    at.query_params.clear()
+    at._page_hash = calc_hash(url_path)
+    return at.run()
+
+
+def text_box(at: AppTest):
+    return next(box for box in [*at.text_input, *at.text_area] if box.key == "text")
+
+
+def test_the_route_covers_every_ordered_pair_of_text_pages():
+    pairs = set(itertools.pairwise(ROUTE))
+    assert len(pairs) == len(ROUTE) - 1 == len(TEXT_PAGES) * (len(TEXT_PAGES) - 1)
+
+
+def test_moving_between_pages_never_hands_one_page_another_pages_widget(app_page):
+    """Four pages call their text box "text" (and some share "model", "layer", "head", "word")."""
+    fresh = {}
+    for url_path in TEXT_PAGES:
+        opened = app_page(url_path)
+        fresh[url_path] = (text_box(opened).value, dict(opened.query_params))
+    at = app_page(ROUTE[0])
+    for url_path in ROUTE[1:]:
+        sidebar_link(at, url_path)
+        assert not at.exception, url_path
+        assert not at.error, (url_path, [e.value for e in at.error])
+        assert not at.warning, (url_path, [w.value for w in at.warning])
+        assert (text_box(at).value, dict(at.query_params)) == fresh[url_path], url_path
+
+
+def test_a_page_keeps_what_the_student_left_on_it_and_another_page_keeps_its_own(app_page):
+    at = app_page("attention")
+    text_box(at).input("a dog sees a cat").run()
+    at.slider(key="layer").set_value(1).run()
+    masking_default = text_box(app_page("masking")).value
+
+    sidebar_link(at, "masking")
+    assert text_box(at).value == masking_default and "text" not in at.query_params
+    text_box(at).input("the dog sleeps .").run()
+
+    sidebar_link(at, "attention")
+    assert text_box(at).value == "a dog sees a cat" and at.slider(key="layer").value == 1
+    assert at.query_params["text"] == "a dog sees a cat" and at.query_params["layer"] == "1"  # the link too
+
+    sidebar_link(at, "masking")
+    assert text_box(at).value == "the dog sleeps ."
+    assert not at.error and not at.exception
+
+
+
+def two_pages_with_one_key_name() -> None:
+    """Pages "a" and "b" both bind "n"; the test picks the page and page a's options."""
+    import streamlit as st
+
+    from pages.common import url_state
+
+    page, options = st.session_state.get("page", "a"), st.session_state.get("options", [1, 2, 3])
+    if page == "b":
+        options = [10, 20]
+    with url_state.page_scope(page):
+        url_state.bind("n", default=options[0], options=options)
+        st.selectbox("n", options, key="n")
+
+
+def test_a_remembered_value_the_page_no_longer_offers_falls_back_to_the_default():
+    at = AppTest.from_function(two_pages_with_one_key_name).run()
+    at.selectbox(key="n").set_value(3).run()
+    at.session_state["page"] = "b"
+    assert at.run().selectbox(key="n").value == 10  # b's own default, not a's 3
+    at.session_state["page"] = "a"
+    assert at.run().selectbox(key="n").value == 3  # a remembers
+    at.session_state["page"] = "b"
+    at.run()
+    at.session_state["page"], at.session_state["options"] = "a", [1, 2]  # 3 is no longer a choice
+    at.run()
+    assert at.selectbox(key="n").value == 1 and not at.exception and not at.warning

@@ -60,3 +60,32 @@ def test_page_loads_and_draws(tab: Page, server_url, open_page, assert_no_except
     assert tab.locator("[data-testid='stAlertContentError']").count() == 0, "an error on the page as it opens"
     assert_no_exception(tab)
     assert not script_errors, script_errors
+
+
+def test_the_sidebar_moves_between_pages_and_each_keeps_its_own_sentence(page: Page, server_url, open_page,
+                                                                          assert_no_exception) -> None:
+    """Attention and Masking both name their text box "text"; one session visits both through the sidebar."""
+
+    def click_in_sidebar(label: str) -> None:
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=label).click()
+        page.wait_for_timeout(500)
+        page.wait_for_selector("[data-test-script-state='notRunning']")
+        expect(page.get_by_role("heading", name=label, exact=True)).to_be_visible()
+
+    open_page(page, f"{server_url}/attention")
+    sentence = page.get_by_role("textbox", name="Sentence", exact=True)
+    sentence.fill("a dog sees a cat")
+    sentence.press("Enter")
+    expect(page).to_have_url(f"{server_url}/attention?text=a+dog+sees+a+cat")
+
+    masking = next(lesson.label for lesson in course.LESSONS if lesson.url_path == "masking")
+    attention = next(lesson.label for lesson in course.LESSONS if lesson.url_path == "attention")
+    click_in_sidebar(masking)
+    expect(page.get_by_role("textbox", name="Your sentence")).to_have_value("the cat eats the fish in the house .")
+    expect(page.locator("[data-testid='stAlertContentError']")).to_have_count(0)
+
+    click_in_sidebar(attention)
+    expect(page.get_by_role("textbox", name="Sentence", exact=True)).to_have_value("a dog sees a cat")
+    expect(page).to_have_url(f"{server_url}/attention?text=a+dog+sees+a+cat")
+    expect(page.locator("[data-testid='stAlertContentError']")).to_have_count(0)
+    assert_no_exception(page)
