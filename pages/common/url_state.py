@@ -133,7 +133,8 @@ def _from_url(
             st.warning(f"The link sets `{key}` to “{_literal(_short(raw))}”, but {why}. "
                        f"Showing `{key}` = {default!r} instead.")
             return default
-        values.append(value)
+        if value not in values:  # `?word=cat&word=cat` is one cat: a multiselect refuses a repeated choice
+            values.append(value)
     return type(default)(values) if multi else values[0]
 
 

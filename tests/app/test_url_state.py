@@ -110,6 +110,12 @@ def test_a_bad_value_warns_names_it_and_falls_back_to_the_default(key, raw, why)
     assert key not in at.query_params  # the bad value is gone from the link
 
 
+def test_a_value_repeated_in_the_link_counts_once():
+    at = run(words=["dog", "dog", "fish", "dog"])
+    assert not at.exception and not at.warning
+    assert values(at)["words"] == ["dog", "fish"]
+
+
 def test_the_warning_is_shown_once_not_on_every_rerun():
     at = run(layer="banana")
     assert len(at.warning) == 1
