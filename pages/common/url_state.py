@@ -124,7 +124,8 @@ def _from_url(
         return default
     multi = isinstance(default, list | tuple)
     raw_values = st.query_params.get_all(key) if multi else [st.query_params[key]]
-    parse = cast or _caster(default[0] if multi and default else default)
+    # With options, the URL text is matched against theirs; otherwise it is converted like the default.
+    parse = cast or (str if options is not None else _caster(default[0] if multi and default else default))
     values = []
     for raw in raw_values:
         try:

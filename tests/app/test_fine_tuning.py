@@ -319,6 +319,12 @@ def test_out_of_bound_settings_in_a_link_are_refused_with_a_message(open_page):
     assert at.button(key="task_train").disabled is False
 
 
+def test_a_link_with_frozen_layers_opens_with_them_frozen(open_page):
+    at = open_page(section="task", ds_freeze="embeddings")
+    no_errors(at)
+    assert at.multiselect(key="ds_freeze").value == ["embeddings"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

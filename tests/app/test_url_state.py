@@ -110,6 +110,23 @@ def test_a_bad_value_warns_names_it_and_falls_back_to_the_default(key, raw, why)
     assert key not in at.query_params  # the bad value is gone from the link
 
 
+def empty_by_default_page() -> None:
+    import streamlit as st
+
+    from pages.common import url_state
+
+    url_state.bind("frozen", default=[], options=["embeddings", "block 1", "block 2"])
+    st.multiselect("Frozen", ["embeddings", "block 1", "block 2"], key="frozen")
+
+
+def test_a_multi_value_key_that_starts_empty_reads_its_link():
+    at = AppTest.from_function(empty_by_default_page)
+    at.query_params["frozen"] = ["block 1", "embeddings"]
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.multiselect(key="frozen").value == ["block 1", "embeddings"]
+
+
 def test_a_value_repeated_in_the_link_counts_once():
     at = run(words=["dog", "dog", "fish", "dog"])
     assert not at.exception and not at.warning
