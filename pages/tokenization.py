@@ -213,6 +213,7 @@ with right:
             f"Upload a plain-text file (UTF-8, at most {CORPUS_CHARS:,} characters)",
             type=["txt", "md", "csv", "text"], key="corpus_upload",
         )
+        url_state.bind("corpus_paste", default="", in_link=False)  # kept when the student leaves the page
         pasted = st.text_area("…or paste a corpus here", key="corpus_paste", height=80)
 
 # The text: cleaned and bounded; a text that cannot be used leaves the last good one on screen.
@@ -244,8 +245,8 @@ with right:
             st.session_state["_tok_own"] = (corpus_key_for(own[0]), own[0], own[1])
         if "_tok_own" in st.session_state:
             corpus_key, corpus, corpus_label = st.session_state["_tok_own"]
-            if own is None and (upload is not None or pasted.strip()):
-                st.caption("Still using the last corpus that worked.")
+            if own is None:  # a refused corpus, or a file the browser no longer holds (it cannot keep uploads)
+                st.caption(f"Still using the last corpus that worked: {corpus_label}, {len(corpus):,} characters.")
         else:
             st.info("Upload a file or paste some text to train on it; until then the tokenizers learn from the "
                     "real English prose.", icon=":material/upload_file:")

@@ -14,6 +14,9 @@ Pages may use the same names (four pages have a `text`), so each key belongs to 
 binds it: `app.py` runs every page inside `page_scope(name)`. A page opened from the sidebar
 starts from what the student last had on it (or its own defaults), never from another page's
 widget of the same name; keys bound outside any page (the sidebar's seed) are shared by all.
+The browser's Back and Forward buttons step through a page's changes: when the link no longer
+says what the page last wrote into it, the link wins. State too big for a link (a pasted
+corpus) is bound with `in_link=False`: remembered per page, never put in the address bar.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ _MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
 _SCOPE = "_url_state_scope"  # the page now running; "" outside every page
 _OWNER = "_url_state_owner"  # key -> the page whose widget holds it now
 _SAVED = "_url_state_saved"  # page -> {key: value}, as the page last showed them
+_WRITTEN = "_url_state_written"  # key -> its text in the link as the last run left it
 
 
 @contextmanager
@@ -56,6 +60,7 @@ def bind(
     min_value: float | None = None,
     max_value: float | None = None,
     max_chars: int | None = None,
+    in_link: bool = True,
 ) -> T:
     """Seed `st.session_state[key]` from the URL on first use, and mirror it back afterwards.
 
@@ -67,12 +72,15 @@ def bind(
       A list/tuple `default` makes a multi-value key (`?word=cat&word=dog`), as for a
       multiselect; every value must then be one of `options`.
     - `min_value`/`max_value` bound numbers, `max_chars` bounds text.
+    - `in_link=False` keeps the value per page without ever reading or writing the link.
     """
     scope = st.session_state.get(_SCOPE, "")
     owner = st.session_state.setdefault(_OWNER, {})
     saved = st.session_state.setdefault(_SAVED, {}).setdefault(scope, {})
+    written = st.session_state.setdefault(_WRITTEN, {})
+    from_link = in_link and key in st.query_params
     if key not in st.session_state or owner.get(key, scope) != scope:  # not set yet, or another page's widget
-        if key in st.query_params:
+        if from_link:
             value = _from_url(key, default, cast, options, min_value, max_value, max_chars)
         elif key in saved and _fits(saved[key], options, min_value, max_value):
             value = saved[key]  # back on this page: what the student left here
@@ -80,8 +88,13 @@ def bind(
             value = default
         st.session_state[key] = value
         owner[key] = scope
+    elif in_link and scope and key in written and _link_text(key) != written[key]:  # Back or Forward pressed
+        st.session_state[key] = _from_url(key, default, cast, options, min_value, max_value, max_chars) \
+            if from_link else default
     value = saved[key] = st.session_state[key]
-    _to_url(key, value, default, max_chars)
+    if in_link:
+        _to_url(key, value, default, max_chars)
+        written[key] = _link_text(key)
     return value
 
 
@@ -206,6 +219,10 @@ def _to_url(key: str, value: Any, default: Any, max_chars: int | None = None) ->
     current = st.query_params.get_all(key) if isinstance(encoded, list) else st.query_params.get(key)
     if current != encoded:
         st.query_params[key] = encoded
+
+
+def _link_text(key: str) -> list[str]:
+    return st.query_params.get_all(key)
 
 
 def _caster(default: Any) -> Callable[[str], Any]:

@@ -404,6 +404,31 @@ def test_uploads_are_checked_and_a_bad_one_keeps_the_last_good_corpus(at):
     set_state(at)
 
 
+def test_an_own_corpus_is_still_there_after_a_visit_to_another_page():
+    def elsewhere_and_back(at: AppTest) -> AppTest:
+        for url_path in ("masking", "tokenization"):  # two clicks in the sidebar
+            at.query_params.clear()
+            at._page_hash = calc_hash(url_path)
+            at.run()
+        return at
+
+    at = open_page(corpus="own").run()
+    at.text_area(key="corpus_paste").set_value("red blue green red blue red").run()
+    sizes = vocabulary_sizes(at)
+    elsewhere_and_back(at)
+    assert at.radio(key="corpus").value == "own" and not at.exception and not at.error
+    assert at.text_area(key="corpus_paste").value == "red blue green red blue red"
+    assert vocabulary_sizes(at) == sizes
+
+    corpus = "the cat sat on the mat . the dog ran to the cat .\n" * 10
+    at.text_area(key="corpus_paste").set_value("")
+    at.file_uploader(key="corpus_upload").set_value(("animals.txt", corpus.encode(), "text/plain")).run()
+    sizes = vocabulary_sizes(at)
+    elsewhere_and_back(at)  # a browser cannot hand an upload back to the page: the page says what it uses
+    assert vocabulary_sizes(at) == sizes
+    assert any(f"your uploaded file, {len(corpus):,} characters" in c.value for c in at.caption)
+
+
 def test_vocabulary_search_finds_every_matching_token(at, bpe_hf):
     set_state(at)
     at.text_input(key="vocab_search").set_value("ing").run()

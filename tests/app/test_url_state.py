@@ -225,3 +225,28 @@ def test_a_remembered_value_the_page_no_longer_offers_falls_back_to_the_default(
     at.session_state["page"], at.session_state["options"] = "a", [1, 2]  # 3 is no longer a choice
     at.run()
     assert at.selectbox(key="n").value == 1 and not at.exception and not at.warning
+
+
+def test_back_and_forward_in_the_browser_step_through_the_changes(app_page):
+    at = app_page("attention")
+    first_link = dict(at.query_params)
+    text_box(at).input("a dog sees a cat").run()
+    second_link = dict(at.query_params)
+    text_box(at).input("the fish swims").run()
+
+    at.query_params.clear()
+    at.query_params.update(second_link)  # Back: the browser shows the previous address and reruns
+    at.run()
+    assert text_box(at).value == "a dog sees a cat" and not at.exception
+    at.query_params.clear()
+    at.query_params.update(first_link)  # Back again: the page as it opened
+    at.run()
+    assert text_box(at).value == "the cat is hungry , so it eats the fish ."
+    assert dict(at.query_params) == first_link
+
+
+def test_the_sidebar_seed_survives_moving_to_another_page(app_page):
+    at = app_page("attention")
+    at.sidebar.number_input(key="seed").set_value(7).run()
+    sidebar_link(at, "masking")  # the link loses its parameters, the seed stays
+    assert at.sidebar.number_input(key="seed").value == 7 and at.query_params["seed"] == "7"

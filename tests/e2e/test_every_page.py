@@ -7,6 +7,7 @@ preview instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,5 +88,28 @@ def test_the_sidebar_moves_between_pages_and_each_keeps_its_own_sentence(page: P
     click_in_sidebar(attention)
     expect(page.get_by_role("textbox", name="Sentence", exact=True)).to_have_value("a dog sees a cat")
     expect(page).to_have_url(f"{server_url}/attention?text=a+dog+sees+a+cat")
+    expect(page.locator("[data-testid='stAlertContentError']")).to_have_count(0)
+    assert_no_exception(page)
+
+
+def test_the_back_button_undoes_the_last_change_on_a_page(page: Page, server_url, open_page,
+                                                          assert_no_exception) -> None:
+    open_page(page, f"{server_url}/attention")
+    sentence = page.get_by_role("textbox", name="Sentence", exact=True)
+    default = "the cat is hungry , so it eats the fish ."  # pages/attention.py
+    expect(sentence).to_have_value(default)
+    for text in ("a dog sees a cat", "the fish swims"):
+        sentence.fill(text)
+        sentence.press("Enter")
+        expect(page).to_have_url(re.compile(r"text=" + text.replace(" ", r"\+")))
+    page.wait_for_selector("[data-test-script-state='notRunning']")
+
+    page.go_back()
+    expect(sentence).to_have_value("a dog sees a cat")
+    page.go_back()
+    expect(sentence).to_have_value(default)
+    expect(page).to_have_url(f"{server_url}/attention")
+    page.go_forward()
+    expect(sentence).to_have_value("a dog sees a cat")
     expect(page.locator("[data-testid='stAlertContentError']")).to_have_count(0)
     assert_no_exception(page)
