@@ -90,6 +90,7 @@ class Visit:
     train: RunResult | None = None
     # Server CPU seconds of the page run and of the edit, when one student is alone on the server:
     # what a page costs, much less disturbed than its wall time by whatever else the machine runs.
+    # Not measured while the student's own training still runs in the background (it would count).
     run_cpu_s: float = float("nan")
     edit_cpu_s: float = float("nan")
     typed: str | None = None  # what the student typed into the page's text box
@@ -192,7 +193,12 @@ async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: flo
     page with a train button). Starts when the gate opens. Every run is bounded by its timeout;
     past `deadline` no new page is opened (the pages left are reported as not reached). With `cpu`
     (the server's CPU clock; only meaningful alone) each run's server CPU time is recorded too."""
-    clock = cpu or (lambda: float("nan"))
+    measured = cpu or (lambda: float("nan"))
+    trained = False  # once this student has started a training, the server's CPU clock counts it too
+
+    def clock() -> float:
+        return float("nan") if trained else measured()
+
     session = Session(url, timeout_s=RUN_TIMEOUT_S, keep_figures=keep_figures)
     try:
         await asyncio.wait_for(session.connect(), RUN_TIMEOUT_S)
@@ -240,6 +246,7 @@ async def student(url: str, number: int, phase: Phase, gate: Gate, deadline: flo
             if button is not None and train_on in ("*", page.url_path):
                 train_on = None
                 visit.train = await session.click(button, timeout_s=TRAIN_TIMEOUT_S)
+                trained = True
                 judge(visit.train, f"{where}, train)", phase)
                 if not visit.train.ok:
                     break
