@@ -73,7 +73,48 @@ def figure(
     for axis, text in (("xaxis", x_title), ("yaxis", y_title)):
         if text is not None:
             layout[axis] = {**layout.get(axis, {}), "title": {"text": text}}
-    return {"data": list(traces), "layout": layout}
+    return {"data": [_with_compact_numbers(trace) for trace in traces], "layout": layout}
+
+
+SIGNIFICANT_DIGITS = 7  # a float32's precision: what the models compute in, far below a pixel or a colour step
+_COORDINATES = ("x", "y", "z")
+
+
+def _with_compact_numbers(trace: dict) -> dict:
+    """The trace with its coordinates rounded to `SIGNIFICANT_DIGITS` (non-finite ones as null).
+
+    A float32 read as a Python float prints with 17 digits, and writing those digits is most of the
+    time Plotly's JSON takes: a page's figures were written ~3x slower on every rerun. Values shown
+    as text (hover, cell labels) are formatted separately, at their own precision.
+    """
+    out = None
+    for key in _COORDINATES:
+        values = trace.get(key)
+        if values is None or isinstance(values, str):
+            continue
+        array = np.asarray(values)
+        if array.dtype.kind != "f":  # labels, integers, or gaps (None): as they are
+            continue
+        out = out or dict(trace)
+        out[key] = compact(array)
+    return out or trace
+
+
+def compact(values: np.ndarray) -> list:
+    """Floats rounded to `SIGNIFICANT_DIGITS` significant digits (whole numbers exact), as nested lists;
+    inf and NaN become None."""
+    a = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(a)
+    magnitude = np.floor(np.log10(np.abs(a), out=np.zeros_like(a), where=finite & (a != 0)))
+    shift = np.clip(SIGNIFICANT_DIGITS - 1 - magnitude, -300, 300).astype(int)  # 10**shift stays finite
+    up = np.where(shift >= 0, 10.0 ** np.abs(shift), 1.0)  # exact powers of ten, so the quotient
+    down = np.where(shift < 0, 10.0 ** np.abs(shift), 1.0)  # is the nearest float to the rounded decimal
+    rounded = np.where(a == np.round(a), a, np.round(a * up / down) * down / up)  # whole numbers stay exact
+    if finite.all():
+        return rounded.tolist()
+    cells = rounded.astype(object)
+    cells[~finite] = None
+    return cells.tolist()
 
 
 def vline(x: float, **line: object) -> dict:

@@ -28,7 +28,7 @@ def causal_scores() -> np.ndarray:
 def test_heatmap_keeps_one_row_and_column_per_token_even_when_words_repeat():
     fig = checked(figures.heatmap(causal_scores(), TOKENS, TOKENS, "Scores"))
     assert list(fig.layout.yaxis.ticktext) == TOKENS and list(fig.layout.xaxis.ticktext) == TOKENS
-    assert fig.data[0].z.shape == (5, 5)
+    assert np.shape(fig.data[0].z) == (5, 5)
     assert fig.layout.yaxis.autorange == "reversed"  # first token at the top, as in the matrix
 
 
@@ -36,8 +36,9 @@ def test_heatmap_shows_masked_scores_as_minus_infinity_in_their_own_colour():
     scores = causal_scores()
     fig = checked(figures.heatmap(scores, TOKENS, TOKENS, "Masked scores", value_name="score"))
     values, masked = fig.data
-    assert np.isnan(values.z[0, 1]) and values.z[1, 0] == scores[1, 0]  # -inf is not drawn on the scale
-    assert masked.z[0, 1] == 1 and np.isnan(masked.z[1, 0])  # ...but on a layer of its own
+    z, masked_z = np.array(values.z, dtype=float), np.array(masked.z, dtype=float)  # null cells read as NaN
+    assert np.isnan(z[0, 1]) and z[1, 0] == scores[1, 0]  # -inf is not drawn on the scale
+    assert masked_z[0, 1] == 1 and np.isnan(masked_z[1, 0])  # ...but on a layer of its own
     assert masked.customdata[0][1][2] == "−∞" and masked.text[0][1] == "−∞"
     assert values.customdata[4][3].tolist() == ["dog", "the", "2.300"]  # row label, column label, exact value
     assert "score: %{customdata[2]}" in values.hovertemplate
@@ -107,3 +108,19 @@ def test_a_figure_reaches_the_browser_as_built_in_the_app_look():
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert spec["data"][0]["y"] == [0.5, 2.0] and spec["layout"]["title"]["text"] == "Two bars"
     assert spec["layout"]["template"] == figures.TEMPLATE  # the app's look travels with every figure
+
+
+def test_coordinates_are_sent_with_a_float32s_precision_and_non_finite_values_as_null():
+    values = np.array([[0.4817141592502594, -1234.56789], [3.0e-9, 1.78e12], [22565376.0, 1.234567891e13],
+                       [np.inf, np.nan]])
+    custom = values.tolist()
+    fig = figures.figure([{"type": "heatmap", "z": values, "x": ["a", "b"], "customdata": custom}])
+    z = fig["data"][0]["z"]
+    assert z == [[0.4817142, -1234.568], [3e-09, 1.78e12], [22565376, 1.234567891e13], [None, None]]  # whole: exact
+    assert json.dumps(z[:2]) == "[[0.4817142, -1234.568], [3e-09, 1780000000000.0]]"  # short...
+    assert json.dumps(z[3]) == "[null, null]"  # ...and strict JSON
+    finite = np.isfinite(values)
+    np.testing.assert_allclose(np.array(z, dtype=float)[finite], values[finite], rtol=5e-7)
+    assert fig["data"][0]["x"] == ["a", "b"] and fig["data"][0]["customdata"] is custom  # left as given
+    integers = figures.figure([{"type": "bar", "x": [0, 1, 2], "y": np.array([1, 2, 3])}])["data"][0]
+    assert list(integers["x"]) == [0, 1, 2] and list(integers["y"]) == [1, 2, 3]
