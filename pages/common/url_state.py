@@ -91,6 +91,8 @@ def bind(
     elif in_link and scope and key in written and _link_text(key) != written[key]:  # Back or Forward pressed
         st.session_state[key] = _from_url(key, default, cast, options, min_value, max_value, max_chars) \
             if from_link else default
+    if options is not None and not _fits(st.session_state[key], options, min_value, max_value):
+        st.session_state[key] = default  # e.g. a required segmented control that came back empty
     value = saved[key] = st.session_state[key]
     if in_link:
         _to_url(key, value, default, max_chars)

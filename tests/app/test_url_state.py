@@ -250,3 +250,21 @@ def test_the_sidebar_seed_survives_moving_to_another_page(app_page):
     at.sidebar.number_input(key="seed").set_value(7).run()
     sidebar_link(at, "masking")  # the link loses its parameters, the seed stays
     assert at.sidebar.number_input(key="seed").value == 7 and at.query_params["seed"] == "7"
+
+
+def required_choice_page() -> None:
+    import streamlit as st
+
+    from pages.common import url_state
+
+    stage = url_state.bind("show", default="weights", options=["mask", "scores", "weights"])
+    st.segmented_control("Show", ["mask", "scores", "weights"], key="show", required=True)
+    st.markdown(f"showing {stage.upper()}")  # a page that relies on a value being chosen
+
+
+def test_a_choice_that_comes_back_empty_falls_back_to_the_default():
+    at = AppTest.from_function(required_choice_page).run()
+    at.button_group(key="show").set_value("mask").run()
+    at.button_group(key="show").set_value(None).run()
+    assert not at.exception
+    assert at.markdown[0].value == "showing WEIGHTS" and at.button_group(key="show").value == "weights"
