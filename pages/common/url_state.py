@@ -92,7 +92,10 @@ def bind(
         st.session_state[key] = _from_url(key, default, cast, options, min_value, max_value, max_chars) \
             if from_link else default
     if options is not None and not _fits(st.session_state[key], options, min_value, max_value):
-        st.session_state[key] = default  # e.g. a required segmented control that came back empty
+        # A choice the widget does not offer, e.g. a required segmented control that the browser sent
+        # back empty after the page had stopped above it: what the page showed last, else the default.
+        last = saved.get(key)
+        st.session_state[key] = last if last is not None and _fits(last, options, min_value, max_value) else default
     value = saved[key] = st.session_state[key]
     if in_link:
         _to_url(key, value, default, max_chars)

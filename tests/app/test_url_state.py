@@ -262,9 +262,13 @@ def required_choice_page() -> None:
     st.markdown(f"showing {stage.upper()}")  # a page that relies on a value being chosen
 
 
-def test_a_choice_that_comes_back_empty_falls_back_to_the_default():
+def test_a_choice_that_comes_back_empty_keeps_the_last_one_shown_or_the_default():
     at = AppTest.from_function(required_choice_page).run()
     at.button_group(key="show").set_value("mask").run()
     at.button_group(key="show").set_value(None).run()
     assert not at.exception
-    assert at.markdown[0].value == "showing WEIGHTS" and at.button_group(key="show").value == "weights"
+    assert at.markdown[0].value == "showing MASK" and at.button_group(key="show").value == "mask"  # kept
+    fresh = AppTest.from_function(required_choice_page)
+    fresh.session_state["show"] = None  # nothing shown yet to go back to
+    fresh.run()
+    assert not fresh.exception and fresh.markdown[0].value == "showing WEIGHTS"
