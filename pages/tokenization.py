@@ -151,7 +151,8 @@ def token_table(encoding: Encoding, text: str) -> list[dict]:
 
 
 def chars_per_token(text: str, encoding: Encoding) -> float:
-    n = sum(1 for s in encoding.special if not s) if encoding.special else len(encoding)
+    """Characters of the text per token that covers some of it: [UNK] counts, added [CLS]/[BOS]... do not."""
+    n = sum(1 for start, end in encoding.offsets if end > start)
     return len(text) / max(n, 1)
 
 

@@ -429,6 +429,17 @@ def test_an_own_corpus_is_still_there_after_a_visit_to_another_page():
     assert any(f"your uploaded file, {len(corpus):,} characters" in c.value for c in at.caption)
 
 
+def test_characters_per_token_count_unknown_tokens_and_not_the_added_ones():
+    at = open_page(tokenizer="word", vocab="30").run()  # a tiny vocabulary: most words are [UNK]
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["[UNK] tokens"]) > 0
+    expected = f"{len(DEFAULT_TEXT) / int(metrics['Tokens']):.2f}"
+    assert metrics["Characters per token"] == expected
+    for mode in ("encoder", "decoder"):  # two more tokens each, the same text
+        at.radio(key="specials").set_value(mode).run()
+        assert {m.label: m.value for m in at.metric}["Characters per token"] == expected, mode
+
+
 def test_vocabulary_search_finds_every_matching_token(at, bpe_hf):
     set_state(at)
     at.text_input(key="vocab_search").set_value("ing").run()
