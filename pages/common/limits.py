@@ -60,7 +60,7 @@ CORPUS_WORD_CHARS = Bound(
 # Pages that draw one heatmap row per token, for every head of every layer (MiniLM: 72 heatmaps).
 SENTENCE_TOKENS = Bound(1, 32, "The sentence is {value:,} tokens long, special tokens included")
 # Words placed in one embedding projection (each one a point, a t-SNE input and a row of cosines).
-WORD_LIST = Bound(3, 150, "The word list has {value:,} words")
+WORD_LIST = Bound(3, 150, "Different words in the list: {value:,}")  # a repeated word is one point
 # Short boxes: a search in a vocabulary, one word to look up, a question for a tiny model.
 SEARCH_CHARS = Bound(0, 100, "The search is {value:,} characters long")
 WORD_CHARS = Bound(1, 40, "The word is {value:,} characters long")

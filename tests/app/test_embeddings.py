@@ -180,12 +180,12 @@ def test_minilm_word_list_can_be_edited_and_is_bounded(at):
     shown = points(chart(at, "projection_after"))
     assert set(shown) == {"cat", "dog", "zebra", "lion", "piano", "violin"}
     assert shown["piano"][0] == "other" and shown["dog"][0] == "animal"
-    at.text_area(key="words").input("cat dog")
+    at.text_area(key="words").input("cat dog cat cat")  # a repeated word is one point
     settle(at)
-    assert any("2 words" in e.value and "minimum is 3" in e.value for e in at.error)
+    assert any("Different words in the list: 2; the minimum is 3" in e.value for e in at.error)
     at.text_area(key="words").input(" ".join(f"w{i}" for i in range(151)))
     settle(at)
-    assert any("151 words" in e.value and "limit is 150" in e.value for e in at.error)
+    assert any("list: 151; the limit is 150" in e.value for e in at.error)
     at.text_area(key="words").input("cat, dog, horse, apple, bread, red")
     settle(at)
 
