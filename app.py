@@ -6,20 +6,12 @@ Run with `make run`. This script sets up the page, the sidebar settings every pa
 
 import streamlit as st
 
-from llm_core.device import configure_threads, describe_device, pick_device, use_one_thread
-from pages.common import course, limits, url_state
+from llm_core.device import use_one_thread
+from pages.common import course, limits, models, url_state
 
 st.set_page_config(page_title="Introduction to LLMs", page_icon=":material/school:", layout="wide")
 
-
-@st.cache_resource
-def start_up() -> str:
-    """Once per server process: size torch's thread pool, pick the device, describe it."""
-    configure_threads()
-    return describe_device(pick_device())
-
-
-device = start_up()
+device = models.device_in_use()
 use_one_thread()  # this run's own torch setting: a class's requests share the cores (see llm_core.device)
 with st.sidebar:
     st.caption(f"Models run on **{device}**")

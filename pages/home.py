@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from llm_core.device import describe_device, pick_device
-from pages.common import course, figures, ui
+from pages.common import course, figures, models, ui
 from pages.common.home_cached import GPT, GPT_TRAINING_GB, MINILM, TINY, model_sizes
 
 COLORS = {TINY: figures.OKABE_ITO[2], MINILM: figures.OKABE_ITO[0], GPT: figures.OKABE_ITO[1]}
@@ -64,11 +63,11 @@ for column, (section, lessons) in zip(st.columns(len(sections)), sections.items(
     with column:
         st.subheader(section)
         for lesson in lessons:
-            st.page_link(course.lesson_page(lesson), label=f"**{lesson.label}**")
+            st.page_link(course.page_of(lesson), label=f"**{lesson.label}**")
             st.markdown(lesson.summary)
 
 st.header("Where the models run")
-st.markdown(f"This server runs every model on **{describe_device(pick_device())}**.")
+st.markdown(f"This server runs every model on **{models.device_in_use()}**.")
 
 ui.takeaway(
     "An LLM is a Transformer pre-trained to predict text on a huge corpus, then fine-tuned for what we "

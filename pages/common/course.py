@@ -8,6 +8,7 @@ replaces its preview in the navigation by itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import streamlit as st
@@ -35,7 +36,13 @@ class Lesson:
         return f"{self.number}. {self.title}"
 
     def is_built(self) -> bool:
-        return (APP_DIR / self.file).is_file()
+        return _is_file(APP_DIR / self.file)
+
+
+@cache
+def _is_file(path: Path) -> bool:
+    """Looked up once per server process: pages are files shipped with the app."""
+    return path.is_file()
 
 
 HOME_FILE = "pages/home.py"
@@ -92,9 +99,26 @@ LESSONS: tuple[Lesson, ...] = (
 )
 
 
+PAGES_KEY = "_navigation_pages"  # the session's own st.Page objects, made on its first run
+
+
 def navigation_pages() -> list[st.Page]:
-    """Home, then every lesson: its page when the file exists, else a preview of it."""
-    return [home_page(), *(lesson_page(lesson) for lesson in LESSONS)]
+    """Home, then every lesson: its page when the file exists, else a preview of it.
+
+    Made once per session and kept in its state: an `st.Page` reads the disk when it is made
+    (the file's real path, whether it exists), and on a busy server those reads, a dozen
+    pages on every run of every student, cost more than the navigation itself. A session
+    keeps its own objects because `st.navigation` marks the one it returns as runnable, and
+    two sessions must not share that mark.
+    """
+    if PAGES_KEY not in st.session_state:
+        st.session_state[PAGES_KEY] = [home_page(), *(lesson_page(lesson) for lesson in LESSONS)]
+    return st.session_state[PAGES_KEY]
+
+
+def page_of(lesson: Lesson) -> st.Page:
+    """This session's navigation entry for a lesson, for `st.page_link`."""
+    return navigation_pages()[LESSONS.index(lesson) + 1]
 
 
 def home_page() -> st.Page:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from llm_core.device import pick_device
+from llm_core.device import configure_threads, describe_device, pick_device
 from llm_core.model import Transformer
 from llm_core.pretrained import MiniLM, load_minilm
 from llm_core.tokenizers import Encoding, Tokenizer, minilm_tokenizer
@@ -60,6 +60,13 @@ class TextModel:
     @property
     def config(self):
         return self.model.config
+
+
+@st.cache_resource(show_spinner=False)
+def device_in_use() -> str:
+    """Once per server process: size torch's thread pool, pick the device, and say which it is."""
+    configure_threads()
+    return describe_device(pick_device())
 
 
 @st.cache_resource(show_spinner="Loading MiniLM (once per server)…")

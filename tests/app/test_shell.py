@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from streamlit.util import calc_hash
 
 from llm_core.params import parameter_count
 from llm_core.pretrained import minilm_config
+from pages.common import course
 from pages.common.course import LESSONS
 
 
@@ -41,6 +43,20 @@ def test_home_shows_scale_charts_course_map_and_takeaway(app_page):
     assert links == [lesson.label for lesson in LESSONS]
     assert at.success[-1].proto.title == "Takeaway" and "Transformer" in at.success[-1].value
     assert at.sidebar.caption[0].value.startswith("Models run on **")
+
+
+def test_each_session_makes_its_navigation_once(app_page):
+    """The st.Page objects are made on a session's first run and reused: they read the disk when
+    made. Each session has its own, since st.navigation marks the one it returns as runnable."""
+    at = app_page()
+    pages = at.session_state[course.PAGES_KEY]
+    assert [page.url_path for page in pages] == ["", *(lesson.url_path for lesson in LESSONS)]
+    at._page_hash = calc_hash("tokenization")
+    at.run()
+    assert not at.exception and at.title[0].value == "1. Tokenization"
+    assert at.session_state[course.PAGES_KEY] is pages
+    other = app_page()
+    assert not set(map(id, other.session_state[course.PAGES_KEY])) & set(map(id, pages))
 
 
 def test_sidebar_seed_is_shared_through_the_url(app_page):
