@@ -158,6 +158,8 @@ if vocabulary and query_word and query_word not in vocabulary:
                f"Try one of: {af.markdown_literal(', '.join(examples))}"
                + (", or add it to the list above." if is_minilm else "."))
     query_word = ""
+elif vocabulary and not query_word:
+    st.info("Type a word into “Nearest neighbours of” to mark it in the plot and list its closest words.")
 
 for col, (trained, title) in zip(st.columns(len(plots)) if plots else [], plots, strict=True):
     with col:

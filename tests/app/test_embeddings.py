@@ -203,6 +203,15 @@ def test_a_word_not_in_the_vocabulary_gets_a_message(at, model, word, shown):
     assert chart(at, "projection_after")  # the plot is still there
 
 
+@pytest.mark.parametrize("model", ["tiny decoder", "MiniLM"])
+def test_an_empty_word_box_says_what_it_is_for(at, model):
+    at = use(at, model, word="   ")
+    assert not at.error and not at.warning
+    assert "Nearest neighbours of" in at.info[0].value
+    assert chart(at, "projection_after")
+    assert not [m for m in at.markdown if m.value.startswith("**Nearest neighbours of")]  # no table to title
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("", "empty"), (" ".join(["cat"] * 40), "the limit is 32")],
