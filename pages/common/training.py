@@ -18,8 +18,9 @@ page that trains:
   bench/bench_fine_tuning.py measures the cost;
 - it stops at its step or time budget, at a non-finite loss, on the Stop button, as soon as
   the browser tab is closed (the session is no longer connected), or when nobody has looked
-  for HEARTBEAT_S seconds (each redraw is a heartbeat; they stop when the student leaves the
-  page); the server's training slot is released in a `finally`;
+  for HEARTBEAT_S seconds (each redraw is a heartbeat, and so is each look of a section or page
+  of the same session that waits for it; they stop when the student leaves); the server's
+  training slot is released in a `finally`;
 - what was trained, and every step's metrics, stay in `st.session_state` after it ends.
 """
 
@@ -268,13 +269,13 @@ def live_training(
         disabled=problem is not None or running is not None,
     )  # fmt: skip
     right.button(
-        "Stop", key=f"{key}_stop", icon=":material/stop:", on_click=_request_stop, args=(key,),
-        disabled=not watching,
+        "Stop", key=f"{key}_stop", icon=":material/stop:", on_click=_request_stop,
+        args=(key if running is None else running.key,), disabled=running is None,
     )  # fmt: skip
     if problem is not None:
         ui.show_error(problem)
-    elif running is not None and not watching:
-        st.info("Another training of yours is running; stop it or wait for it to finish, then train here.")
+    if running is not None and not watching:
+        st.info("Another training of yours is running. Stop it here, or wait for it to finish; then train here.")
         _wait_for(running)
     kind, message = st.session_state.get(f"_live_message_{key}", (None, None))
     if kind == "busy":
@@ -290,7 +291,11 @@ def live_training(
 
 @st.fragment(run_every=REFRESH_S)
 def _wait_for(other: LiveRun) -> None:
-    """While another training of this session runs, look once a second; when it ends, redraw the page."""
+    """While another training of this session runs, look once a second; when it ends, redraw the page.
+
+    The student is still here, waiting for it: each look is a heartbeat of that training too.
+    """
+    other.last_seen = time.monotonic()
     if not other.running:
         st.rerun()
 

@@ -281,6 +281,27 @@ def test_another_section_waits_for_the_running_training_and_offers_its_button_wh
     assert not at.exception
 
 
+def test_a_student_waiting_in_another_section_keeps_the_training_alive_and_can_stop_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(training, "HEARTBEAT_S", 1.0)
+    at = trainer()
+    click(at, "demo_train")
+    run = at.session_state["_live_demo"]
+    at.query_params["key"] = "second"  # the student moves on to another section of the page, and waits there
+    at.run()
+    deadline = time.monotonic() + 3 * training.HEARTBEAT_S
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        at.run()  # the section looks once a second, as its fragment does in a browser
+    assert run.running and run.reason is None  # not taken for a tab that was closed
+    assert not at.button(key="second_stop").disabled  # the message says "stop it here": it can
+    click(at, "second_stop")
+    wait_until(lambda: not run.running, at)
+    assert run.reason == "stopped"
+    assert not at.exception
+
+
 def test_each_training_takes_its_share_of_the_cores_at_a_lower_priority_and_pages_keep_theirs() -> None:
     before, niceness = torch.get_num_threads(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     at = trainer()
