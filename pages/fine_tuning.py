@@ -227,6 +227,10 @@ def task_section() -> None:
     )  # fmt: skip
     if run is None or run.running or run.result is None:
         return
+    if run.result.source != task:
+        st.info(f"The curves above are from your last training, on the task “{TASKS[run.result.source]}”. Train on "
+                "this task to see its results here.", icon=":material/info:")
+        return
     task_results(run)
 
 
@@ -239,10 +243,15 @@ def task_results(run: training.LiveRun) -> None:
         acc = accuracies[method]
         col.metric(label, "n/a" if acc is None else f"{acc:.0%}")
     if result.source != "own":
-        points = st.session_state.setdefault("ds_points", {})
-        key = result.signature
-        points.setdefault(key, {})[result.n_labels] = accuracies
-        label_chart(points[key])
+        points = st.session_state.setdefault("ds_points", {}).setdefault(result.signature, {})
+        if run.reason == "steps":
+            points[result.n_labels] = accuracies
+        else:
+            st.caption(f"This run ended at step {run.step:,} of {run.steps:,}, before its step budget, so it adds no "
+                       "point to the chart of accuracy vs number of labels: that chart compares models trained for "
+                       "every step of the same budget.")
+        if points:
+            label_chart(points)
     own_predictions(result)
 
 
@@ -287,13 +296,19 @@ def own_predictions(result: TaskResult) -> None:
         ui.show_error(f"{why} Write one sentence per line.")
         return
     enc = encoder()
+    rule = result.label_names == SENTIMENT_LABELS
     table = {"sentence": sentences}
+    # Widths that fit beside the sidebar on a 1280-pixel screen, the three models' columns in full.
+    columns = {"sentence": st.column_config.TextColumn(width=300 if rule else 400)}
     for method, label in METHOD_LABELS.items():
         probs = finetune.classify(result.classifiers[method], enc.tokenizer, sentences)
-        table[label] = [f"{result.label_names[max(range(len(p)), key=p.__getitem__)]} ({max(p):.0%})" for p in probs]
-    if result.label_names == SENTIMENT_LABELS:
+        table[label] = [f"{result.label_names[max(range(len(p)), key=p.__getitem__)]} {max(p):.0%}" for p in probs]
+        short = label.split(" (")[0]  # "Linear probe (frozen backbone)": the rest goes to the column's help
+        columns[label] = st.column_config.TextColumn(short, width=112, help=label if short != label else None)
+    if rule:
         table["the rule says"] = [_rule(s) for s in sentences]
-    ui.table(table, width="stretch")
+        columns["the rule says"] = st.column_config.TextColumn(width=100)
+    ui.table(table, column_config=columns)
     st.caption("Each cell is the predicted label and the model's probability for it.")
 
 

@@ -119,6 +119,31 @@ def test_downstream_section_trains_three_models_and_pre_training_wins_with_few_l
     assert weights_hash(encoder) == before  # the shared model never changes
 
 
+def test_a_run_stopped_early_adds_no_point_and_its_results_stay_with_its_task(open_page):
+    at = open_page(section="task", ds_task="topic", ds_labels="8", ds_steps="400", ds_seconds="60")
+    at.button(key="task_train").click().run()
+    run = at.session_state["_live_task"]
+    while run.running and run.step < 3:
+        time.sleep(0.3)
+        at.run()
+    at.button(key="task_stop").click().run()
+    while run.running:
+        time.sleep(0.3)
+        at.run()
+    at.run()
+    no_errors(at)
+    assert run.reason == "stopped" and run.step < 400
+    assert any("before its step budget" in c.value for c in at.caption)
+    assert "Final held-out accuracy by number of labelled examples" not in charts(at)  # no half-trained point
+    assert len(at.metric) == 3  # the run's own results are still shown, under its own title
+
+    at.radio(key="ds_task").set_value("sentiment").run()
+    no_errors(at)
+    assert any("from your last training, on the task “Topic (generated)”" in i.value for i in at.info)
+    assert not at.metric and not at.dataframe[1:]  # no topic results under the sentiment task
+    assert not any("Try the trained classifiers" in h.value for h in at.subheader)
+
+
 def test_instruction_tuning_raises_the_exact_match_rate(open_page):
     decoder, tokenizer, _ = models.tiny("decoder")
     before = weights_hash(decoder)
