@@ -382,7 +382,8 @@ def instruct_section() -> None:
     a, b = st.columns(2)
     a.metric("Exact match on held-out questions, before", f"{before:.0%}")
     if trained:
-        b.metric("after instruction tuning", f"{after:.0%}", delta=f"{100 * (after - before):+.0f} points")
+        gained = round(100 * after) - round(100 * before)  # the two rates as shown, in points
+        b.metric("after instruction tuning", f"{after:.0%}", **ui.change(gained, "points"))
     table = {"held-out question": [p.instruction for p in shown], "expected": [p.answer for p in shown],
              "before": before_answers}  # fmt: skip
     if trained:
@@ -474,7 +475,7 @@ def preference_section() -> None:
         a.metric("Reward margin on held-out pairs, before", "0.000")
         b.metric("after preference tuning", f"{sum(margins) / len(margins):+.3f}")
         c.metric("Held-out pairs ranked right", f"{wins_after} of {len(after)}",
-                 delta=f"{wins_after - wins_before:+d} vs before")  # fmt: skip
+                 **ui.change(wins_after - wins_before, "vs before"))  # fmt: skip
         st.caption("Before tuning the model is its own reference, so every reward, and every margin, is 0. "
                    "A pair is ranked right when the preferred answer is the likelier one.")
     sampled_comparison(run.result.model if trained else None, val_pairs)

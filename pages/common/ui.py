@@ -38,6 +38,16 @@ def show_error(message: str) -> None:
     st.error(message, icon=":material/error:")
 
 
+def change(difference: int, unit: str) -> dict[str, str]:
+    """The delta of an `st.metric`: green and up for a gain, red and down for a loss, grey and flat for none.
+
+        st.metric("after tuning", "17%", **ui.change(+9, "points"))
+    """
+    if difference == 0:
+        return {"delta": f"±0 {unit}", "delta_color": "off", "delta_arrow": "off"}
+    return {"delta": f"{difference:+d} {unit}"}
+
+
 def plot(fig: Figure, *, key: str, **options: object) -> None:
     """Show a figure across the full width, in the shared figure style (not Streamlit's chart theme).
 

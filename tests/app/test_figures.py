@@ -124,3 +124,20 @@ def test_coordinates_are_sent_with_a_float32s_precision_and_non_finite_values_as
     assert fig["data"][0]["x"] == ["a", "b"] and fig["data"][0]["customdata"] is custom  # left as given
     integers = figures.figure([{"type": "bar", "x": [0, 1, 2], "y": np.array([1, 2, 3])}])["data"][0]
     assert list(integers["x"]) == [0, 1, 2] and list(integers["y"]) == [1, 2, 3]
+
+
+def test_a_metric_change_of_zero_is_grey_and_flat_not_a_green_gain():
+    def script() -> None:
+        import streamlit as st
+
+        from pages.common import ui
+
+        for difference in (3, 0, -2):
+            st.metric("after", "50%", **ui.change(difference, "points"))
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception
+    gain, none, loss = (metric.proto for metric in at.metric)
+    assert (gain.delta, none.delta, loss.delta) == ("+3 points", "±0 points", "-2 points")
+    assert gain.color != none.color and none.color == loss.__class__.MetricColor.Value("GRAY")
+    assert gain.direction != none.direction and none.direction == loss.__class__.MetricDirection.Value("NONE")
