@@ -389,7 +389,7 @@ def instruct_section() -> None:
     if trained:
         table["after"] = after_answers
         table["right?"] = ["✔" if x.strip() == p.answer else "✘" for x, p in zip(after_answers, shown, strict=True)]
-    ui.table(table, width="stretch", height=38 + 35 * (len(shown) + 1))
+    ui.table(table, width="stretch", height="content")  # every held-out question, at any font size
     if not trained:
         st.caption("Train to fill in the answers after instruction tuning.")
 
