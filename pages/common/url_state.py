@@ -150,11 +150,19 @@ def _from_url(
             value = _parse_one(raw, parse, options, min_value, max_value, max_chars)
         except ValueError as why:
             st.warning(f"The link sets `{key}` to “{_literal(_short(raw))}”, but {why}. "
-                       f"Showing `{key}` = {default!r} instead.")
+                       f"Showing {_default_text(key, default)} instead.")
             return default
         if value not in values:  # `?word=cat&word=cat` is one cat: a multiselect refuses a repeated choice
             values.append(value)
     return type(default)(values) if multi else values[0]
+
+
+def _default_text(key: str, default: Any) -> str:
+    """How the warning names the default: the value itself when short, else just that it is the default."""
+    shown = repr(default)
+    if isinstance(default, str) and ("\n" in default or len(shown) > 40):
+        return "the default text"
+    return f"`{key}` = {shown}"
 
 
 def _parse_one(
@@ -169,6 +177,10 @@ def _parse_one(
     if options is not None:
         for option in options:
             if _encode(option) == raw:
+                return option
+        number = _number(raw)  # a number written another way: "1e-3" for 0.001, "16.0" for 16
+        for option in options if number is not None else ():
+            if isinstance(option, int | float) and not isinstance(option, bool) and option == number:
                 return option
         shown = ", ".join(_encode(o) for o in options[:8]) + (", ..." if len(options) > 8 else "")
         raise ValueError(f"it must be one of: {shown}")
@@ -185,6 +197,13 @@ def _parse_one(
     if too_low or too_high:
         raise ValueError(_range_text(min_value, max_value))
     return value
+
+
+def _number(raw: str) -> float | None:
+    try:
+        return float(raw)
+    except ValueError:
+        return None
 
 
 def _fits(value: Any, options: Sequence[Any] | None, min_value: float | None, max_value: float | None) -> bool:

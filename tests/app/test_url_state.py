@@ -110,6 +110,38 @@ def test_a_bad_value_warns_names_it_and_falls_back_to_the_default(key, raw, why)
     assert key not in at.query_params  # the bad value is gone from the link
 
 
+def numbers_page() -> None:
+    import streamlit as st
+
+    from pages.common import url_state
+
+    url_state.bind("lr", default=0.0003, options=[0.0, 0.0003, 0.001])
+    url_state.bind("batch", default=8, options=[8, 16, 32])
+    url_state.bind("notes", default="first line of a long default text\nsecond line", max_chars=60)
+    st.select_slider("Learning rate", [0.0, 0.0003, 0.001], key="lr")
+    st.select_slider("Batch", [8, 16, 32], key="batch")
+    st.text_area("Notes", key="notes", max_chars=60)
+
+
+@pytest.mark.parametrize(("lr", "batch"), [("1e-3", "16.0"), ("0.0010", "16"), ("0", "3.2e1")])
+def test_a_number_in_a_link_may_be_written_any_way(lr, batch):
+    at = AppTest.from_function(numbers_page)
+    at.query_params.update(lr=lr, batch=batch)
+    at.run()
+    assert not at.warning and not at.exception
+    assert (at.select_slider(key="lr").value, at.select_slider(key="batch").value) == (float(lr), int(float(batch)))
+
+
+def test_a_long_default_text_is_not_printed_in_the_warning():
+    at = AppTest.from_function(numbers_page)
+    at.query_params.update(notes="x" * 61, batch="12")
+    at.run()
+    notes, batch = (next(w.value for w in at.warning if f"`{key}`" in w.value) for key in ("notes", "batch"))
+    assert "Showing the default text instead" in notes and "second line" not in notes
+    assert "one of: 8, 16, 32" in batch and "Showing `batch` = 8 instead" in batch  # a short default is named
+    assert at.text_area(key="notes").value.startswith("first line")
+
+
 def empty_by_default_page() -> None:
     import streamlit as st
 
