@@ -231,21 +231,19 @@ else:
         st.caption(f"Special tokens hidden and each row renormalised over the rest. In layer {layer}, head {head} "
                    f"the hidden tokens took {hidden_share[layer, head].mean():.0%} of the weight on average.")
 
-    n_shown = len(keep)
-    shown_tokens = [tokens[i] for i in keep]
-    # Start from a token with something to look back at: a pronoun if there is one, else the last word.
-    pronouns = [i for i, t in enumerate(shown_tokens) if t in ("it", "they", "he", "she")]
-    first_query = pronouns[0] if pronouns else n_shown - 1
-    if st.session_state.get("token", 0) >= n_shown:
-        st.session_state["token"] = first_query
-    query = url_state.bind("token", default=first_query, min_value=0, max_value=n_shown - 1)
+    # The query token by its position in the sentence, so that hiding special tokens keeps it. Start from a
+    # token with something to look back at: a pronoun if there is one, else the last token shown.
+    positions = [int(i) for i in keep]
+    pronouns = [i for i in positions if tokens[i] in ("it", "they", "he", "she")]
+    first_query = pronouns[0] if pronouns else positions[-1]
+    query = url_state.bind("token", default=first_query, options=positions)  # one of this sentence's tokens
     big, lines = st.columns([3, 2])
     with big:
         ui.plot(head_figure(model_label, cleaned, hide_special, layer, head), key="head_big")
     with lines:
-        st.selectbox("Where does this token look?", list(range(n_shown)), key="token",
-                     format_func=lambda i: f"{keep[i]}: {tokens[keep[i]]}")
-        ui.plot(lines_figure(model_label, cleaned, hide_special, layer, head, query), key="token_lines")
+        st.selectbox("Where does this token look?", positions, key="token", format_func=lambda i: f"{i}: {tokens[i]}")
+        ui.plot(lines_figure(model_label, cleaned, hide_special, layer, head, positions.index(query)),
+                key="token_lines")
 
     st.subheader("Heads together: concatenate, then project")
     mh = heads_for(model_label, cleaned, layer)

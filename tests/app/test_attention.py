@@ -274,3 +274,20 @@ def test_tiny_models_show_their_own_attention(at, name):
         assert np.allclose(np.triu(pattern, 1), 0) and np.allclose(np.triu(z(chart(at, "head_big")), 1), 0)
         at.segmented_control(key="step").set_value("÷ √d_k").run()
         assert np.isnan(z(chart(at, "step_fig_a"))[np.triu_indices(len(ids), 1)]).all()  # drawn as −∞
+
+
+def test_the_chosen_token_survives_a_new_sentence_and_hiding_special_tokens(at):
+    at = set_view(at, model="MiniLM", token=8)
+    assert chart(at, "token_lines")["layout"]["title"]["text"] == "Where “eats” looks"
+    at.toggle(key="hide_special").set_value(True).run()  # [CLS] and [SEP] go: "eats" is still token 8
+    assert at.selectbox(key="token").value == 8 and at.query_params["token"] == "8"
+    assert chart(at, "token_lines")["layout"]["title"]["text"] == "Where “eats” looks"
+
+    # A new sentence changes every label of the box; the browser then sends back the old label as its text,
+    # which matches none of the new ones.
+    at.session_state["token"] = "8: eats"
+    at.text_input(key="text").input("the cat sleeps .").run()
+    assert not at.exception, at.exception
+    assert isinstance(at.selectbox(key="token").value, int)  # one of the new sentence's tokens, not the old text
+    at.toggle(key="hide_special").set_value(False).run()
+    assert not at.exception
