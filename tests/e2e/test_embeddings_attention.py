@@ -75,3 +75,20 @@ def test_embeddings_page_in_3d_with_minilm_and_an_unknown_word(page, server_url,
     expect(page.locator(CHARTS).filter(has_text="MiniLM")).not_to_have_count(0)
     expect(page.locator(f"{CHARTS} .gl-container")).not_to_have_count(0)  # the 3D scene
     assert_no_exception(page)
+
+
+def test_two_new_sentences_in_a_row_keep_the_token_box_working(page, server_url, open_page, assert_no_exception):
+    """A new sentence changes every label of "Where does this token look?"; the browser then sends the old
+    label back as text. The page must take it for a token again, not fail."""
+    open_page(page, f"{server_url}/attention")
+    sentence = page.get_by_role("textbox", name="Sentence", exact=True)
+    box = page.get_by_role("combobox", name=re.compile("Where does this token look"))
+    for text in ("the cat eats the fish in the house .", "the cat sleeps ."):
+        sentence.fill(text)
+        sentence.press("Enter")
+        page.wait_for_timeout(500)
+        page.wait_for_selector("[data-test-script-state='notRunning']", timeout=PAGE_TIMEOUT_MS)
+        assert_no_exception(page)
+    expect(page.locator(CHARTS).filter(has_text="Where “.” looks")).to_have_count(1, timeout=PAGE_TIMEOUT_MS)
+    expect(box).to_have_value(re.compile(r"\d+: \."))  # the box says what the chart shows
+    assert_no_exception(page)
