@@ -39,6 +39,7 @@ _SCOPE = "_url_state_scope"  # the page now running; "" outside every page
 _OWNER = "_url_state_owner"  # key -> the page whose widget holds it now
 _SAVED = "_url_state_saved"  # page -> {key: value}, as the page last showed them
 _WRITTEN = "_url_state_written"  # key -> its text in the link as the last run left it
+_SHAPE = "_url_state_shape"  # key -> (page, options, bounds) of its widget in the last run
 
 
 @contextmanager
@@ -97,6 +98,13 @@ def bind(
         last = saved.get(key)
         st.session_state[key] = last if last is not None and _fits(last, options, min_value, max_value) else default
     value = saved[key] = st.session_state[key]
+    shape = (scope, None if options is None else tuple(options), min_value, max_value)
+    shapes = st.session_state.setdefault(_SHAPE, {})
+    if shapes.get(key) != shape:
+        # Other options or bounds make another widget for the browser, which would show its own default
+        # (a slider's minimum) while the page goes on with this value: hand the value to it.
+        st.session_state[key] = value
+        shapes[key] = shape
     if in_link:
         _to_url(key, value, default, max_chars)
         written[key] = _link_text(key)

@@ -92,3 +92,18 @@ def test_two_new_sentences_in_a_row_keep_the_token_box_working(page, server_url,
     expect(page.locator(CHARTS).filter(has_text="Where “.” looks")).to_have_count(1, timeout=PAGE_TIMEOUT_MS)
     expect(box).to_have_value(re.compile(r"\d+: \."))  # the box says what the chart shows
     assert_no_exception(page)
+
+
+def test_another_model_keeps_the_layer_and_head_on_the_sliders(page, server_url, open_page, assert_no_exception):
+    """The sliders' ranges change with the model, which makes them new widgets to the browser: they must
+    show the layer and head the page uses, not their minimum."""
+    open_page(page, f"{server_url}/attention?layer=1&head=2")
+    page.get_by_role("combobox", name="Model").click()
+    page.get_by_role("option", name="MiniLM").click()
+    expect(page.locator(CHARTS).filter(has_text="H11")).to_have_count(1, timeout=PAGE_TIMEOUT_MS)  # MiniLM's grid
+    page.wait_for_selector("[data-test-script-state='notRunning']", timeout=PAGE_TIMEOUT_MS)
+    thumbs = page.locator("[data-testid='stSliderThumbValue']")
+    expect(thumbs.nth(0)).to_have_text("1")
+    expect(thumbs.nth(1)).to_have_text("2")
+    expect(page.locator(CHARTS).filter(has_text="Layer 1, head 2")).to_have_count(1)
+    assert_no_exception(page)

@@ -58,3 +58,15 @@ def test_a_binary_upload_is_refused_with_a_message(page, server_url, open_page, 
     expect(page.locator("[data-testid='stAlert']").filter(has_text="PNG image")).to_be_visible(timeout=30_000)
     expect(page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot").first).to_be_visible()
     assert_no_exception(page)
+
+
+def test_another_corpus_keeps_the_merge_step_on_its_slider(page, server_url, open_page, assert_no_exception):
+    """The merge slider's range follows the vocabulary; a new range makes it a new widget to the browser,
+    which must show the k the page uses (and write on the next click), not 0."""
+    open_page(page, f"{server_url}/tokenization?merge=5")
+    page.get_by_text("Synthetic animal world").click()
+    wait_for_rerun(page)
+    expect(page).to_have_url(re.compile(r"corpus=synthetic"))
+    expect(page.locator("[data-testid='stSliderThumbValue']").last).to_have_text("5")
+    expect(page.get_by_text("no merges yet")).to_have_count(0)
+    assert_no_exception(page)
