@@ -409,6 +409,7 @@ else:
 # ---- the vocabulary itself ----
 st.header(f"The {TOKENIZERS[kind]} vocabulary")
 vocab_table = vocabulary(kind, vocab_size, corpus_key, corpus)
+url_state.bind("vocab_search", default="", max_chars=limits.SEARCH_CHARS.maximum)
 query = st.text_input("Search the vocabulary", key="vocab_search", placeholder="e.g. ing",
                       max_chars=limits.SEARCH_CHARS.maximum)
 shown = vocab_table

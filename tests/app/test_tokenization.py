@@ -443,6 +443,7 @@ def test_characters_per_token_count_unknown_tokens_and_not_the_added_ones():
 def test_vocabulary_search_finds_every_matching_token(at, bpe_hf):
     set_state(at)
     at.text_input(key="vocab_search").set_value("ing").run()
+    assert at.query_params["vocab_search"] == "ing"  # in the link, and kept when the student comes back
     table = next(d.value for d in at.dataframe if "frequency" in d.value.columns)
     expected = {t.replace(" ", "▁") for t in bpe_hf.get_vocab() if "ing" in t.lower()}
     assert set(table["token"]) == expected and len(expected) > 5
