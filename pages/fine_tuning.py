@@ -228,9 +228,8 @@ def task_section() -> None:
     if run is None or run.running or run.result is None:
         return
     if run.result.source != task:
-        st.info(f"The curves above are from your last training, on the task “{TASKS[run.result.source]}”. Train on "
-                "this task to see its results here.", icon=":material/info:")
-        return
+        st.info(f"The curves above and the results below are from your last training, on the task "
+                f"“{TASKS[run.result.source]}”. Train on this task to see its own.", icon=":material/info:")
     task_results(run)
 
 

@@ -327,6 +327,8 @@ def run_case(session: PageSession, inp: Input, value: Any) -> AppTest:
     for key, original in session.pending.items():
         if (w := widget(at, key)) is not None:
             w.set_value(original)
+        elif original is not None:  # not drawn now (another choice hides it): its state still holds the case
+            at.session_state[key] = original
     session.pending.clear()
     if widget(at, inp.key) is None or any(
         not s.train and (w := widget(at, s.key)) is not None and w.value != s.raw for s in inp.reach
