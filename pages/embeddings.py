@@ -139,7 +139,7 @@ else:
         "same network before training, with its random initial table. **Right**: after training on the corpus. "
         "Nothing told the model which words are animals or colours; words used in the same places got similar rows."
     )
-    plots = [(False, "Before training (random initial weights)"), (True, "After training")]
+    plots = [(False, "Before training (random weights)"), (True, "After training")]  # titles fit half a 1280 screen
     problem = None
 
 vocabulary: list[str] = []
