@@ -8,7 +8,6 @@ replaces its preview in the navigation by itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import streamlit as st
@@ -36,13 +35,7 @@ class Lesson:
         return f"{self.number}. {self.title}"
 
     def is_built(self) -> bool:
-        return _is_file(APP_DIR / self.file)
-
-
-@cache
-def _is_file(path: Path) -> bool:
-    """Looked up once per server process: pages are files shipped with the app."""
-    return path.is_file()
+        return (APP_DIR / self.file).is_file()
 
 
 HOME_FILE = "pages/home.py"
