@@ -170,24 +170,32 @@ def prefix_predictions(
 ) -> list[PrefixPrediction]:
     """Every position's next-token distribution from ONE forward pass, as a decoder is trained.
 
-    Each is recomputed from its prefix alone, to show that nothing after position t entered it;
-    the two agree up to float rounding (the passes multiply matrices of different sizes).
+    Each is recomputed from its prefix alone, to show that nothing after position t entered it:
+    row t of a second batch holds tokens 0..t and then padding that no token may attend to. The
+    two agree up to float rounding (the passes multiply matrices of different sizes).
     """
     if model.config.arch == "encoder":
         raise ValueError("an encoder sees the whole sentence; next-token prediction needs a decoder")
     device = model.device
     ids = list(ids)
+    T = len(ids)
     src_row = None if src is None else _row(src, device)
     logits, _ = model(_row(ids, device), src=src_row)  # (1, T, V)
     probs = logits[0].double().softmax(-1).cpu()  # (T, V)
     top_p, top_i = probs.topk(min(k, probs.size(-1)), dim=-1)  # (T, k)
+    alone: list[float | None] = [None] * T
+    if T > 1:  # one row per prefix 0..t that has a next token (t < T - 1)
+        n = T - 1
+        known = torch.ones(n, n, dtype=torch.bool, device=device).tril()  # row t: positions 0..t
+        prefixes = _row(ids[:-1], device).expand(n, -1).masked_fill(~known, 0)  # later tokens gone
+        src_rows = None if src_row is None else src_row.expand(n, -1)
+        prefix_logits, _ = model(prefixes, src=src_rows, attention_mask=known)  # (n, n, V)
+        rows = torch.arange(n, device=device)
+        last = prefix_logits[rows, rows].double().softmax(-1)  # (n, V): row t's prediction after token t
+        alone[:n] = last[rows, _row(ids[1:], device)[0]].tolist()
     out = []
-    for t in range(len(ids)):
-        target = ids[t + 1] if t + 1 < len(ids) else None
-        alone = None
-        if target is not None:
-            prefix_logits, _ = model(_row(ids[: t + 1], device), src=src_row)  # (1, t + 1, V)
-            alone = float(prefix_logits[0, -1].double().softmax(-1)[target])
+    for t in range(T):
+        target = ids[t + 1] if t + 1 < T else None
         out.append(
             PrefixPrediction(
                 position=t,
@@ -195,7 +203,7 @@ def prefix_predictions(
                 target=target,
                 target_prob=None if target is None else float(probs[t, target]),
                 top=list(zip(top_i[t].tolist(), top_p[t].tolist(), strict=True)),
-                prefix_only_prob=alone,
+                prefix_only_prob=alone[t],
             )
         )
     return out

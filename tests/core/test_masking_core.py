@@ -135,6 +135,15 @@ def test_prefix_predictions_match_running_on_the_prefix(models):
         prefix_predictions(models["encoder"], IDS)
 
 
+def test_prefix_predictions_of_an_encoder_decoder_see_the_source_and_the_prefix_only(models):
+    source = [4, 11, 27, 6]
+    rows = prefix_predictions(models["encoder-decoder"], IDS, src=source)
+    for r in rows[:-1]:
+        alone = next_token_distribution(models["encoder-decoder"], r.prefix, src=source)
+        assert r.prefix_only_prob == pytest.approx(float(alone[r.target]), rel=1e-4)
+        assert r.target_prob == pytest.approx(float(alone[r.target]), rel=1e-4)
+
+
 def test_fill_masks_ranks_the_encoders_own_probabilities(models):
     mask_id, specials = 1, [0, 1, 2]
     guesses = fill_masks(models["encoder"], IDS, [2, 5], mask_id=mask_id, k=4, exclude=specials)
