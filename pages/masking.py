@@ -475,8 +475,8 @@ st.header("A decoder predicts every next token from the prefix alone")
 st.markdown(
     "One forward pass gives a prediction at every position at once, and the causal mask makes each of them a "
     "prediction from the prefix only, as if the rest of the sentence did not exist yet. The column “prefix only” "
-    "runs the decoder again on nothing but the prefix: the probability is the same (up to rounding in the last "
-    "digits)."
+    "runs the decoder again with the rest of the sentence deleted (padding that no token may look at takes its "
+    "place): the probability is the same (up to rounding in the last digits)."
 )
 prefix_rows = []
 for p in predictions(tuple(dec)):
