@@ -38,7 +38,8 @@ _MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
 _SCOPE = "_url_state_scope"  # the page now running; "" outside every page
 _OWNER = "_url_state_owner"  # key -> the page whose widget holds it now
 _SAVED = "_url_state_saved"  # page -> {key: value}, as the page last showed them
-_WRITTEN = "_url_state_written"  # key -> its text in the link as the last run left it
+_RESTORED = "_url_state_restored"  # keys this run's page put back into the link from its memory
+_WRITTEN = "_url_state_written"  # page -> key -> its text in the link as the page's last run left it
 _SHAPE = "_url_state_shape"  # key -> (page, options, bounds) of its widget in the last run
 
 
@@ -46,10 +47,29 @@ _SHAPE = "_url_state_shape"  # key -> (page, options, bounds) of its widget in t
 def page_scope(name: str) -> Iterator[None]:
     """Keys bound inside belong to page `name` (its URL path)."""
     st.session_state[_SCOPE] = name
+    _restore_link(name)
     try:
         yield
     finally:  # also after st.stop(): the sidebar's keys of the next run are bound outside any page
         st.session_state[_SCOPE] = ""
+
+
+def _restore_link(scope: str) -> None:
+    """Put what page `scope` remembers back into the link before the page runs.
+
+    Arriving from another page, the link is empty and each key comes back as its widget is bound.
+    A page that stops early (a sentence it refuses) would leave out the keys of the widgets below
+    the stop, so those are written first, as the page's last run left them. Keys still held by
+    this page's widgets (a rerun of the same page) are left to `bind`, and `bind` reads a restored
+    key from the page's memory, not as a link the student opened.
+    """
+    owner = st.session_state.get(_OWNER, {})
+    restored = st.session_state[_RESTORED] = set()
+    for key, text in st.session_state.get(_WRITTEN, {}).get(scope, {}).items():
+        held = owner.get(key) == scope and key in st.session_state
+        if text and not held and key not in st.query_params:
+            st.query_params[key] = text
+            restored.add(key)
 
 
 def bind(
@@ -78,8 +98,8 @@ def bind(
     scope = st.session_state.get(_SCOPE, "")
     owner = st.session_state.setdefault(_OWNER, {})
     saved = st.session_state.setdefault(_SAVED, {}).setdefault(scope, {})
-    written = st.session_state.setdefault(_WRITTEN, {})
-    from_link = in_link and key in st.query_params
+    written = st.session_state.setdefault(_WRITTEN, {}).setdefault(scope, {})
+    from_link = in_link and key in st.query_params and key not in st.session_state.get(_RESTORED, ())
     if key not in st.session_state or owner.get(key, scope) != scope:  # not set yet, or another page's widget
         if from_link:
             value = _from_url(key, default, cast, options, min_value, max_value, max_chars)

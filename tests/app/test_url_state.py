@@ -231,6 +231,23 @@ def test_a_page_keeps_what_the_student_left_on_it_and_another_page_keeps_its_own
 
 
 
+def test_a_page_that_stops_early_still_links_everything_it_remembers(app_page):
+    at = app_page("masking", text="the dog sleeps .", layer="0", head="1", show="masked")
+    text_box(at).input("   ").run()  # refused: the page stops above its other controls
+    assert at.error and at.query_params["layer"] == "0"
+
+    sidebar_link(at, "attention")
+    sidebar_link(at, "masking")
+    assert at.error  # still refused, as the student left it
+    assert {key: at.query_params.get(key) for key in ("text", "layer", "head", "show")} == {
+        "text": "   ", "layer": "0", "head": "1", "show": "masked"}
+
+    text_box(at).input("the cat eats .").run()
+    assert not at.error and not at.warning
+    assert {key: at.query_params.get(key) for key in ("text", "layer", "head", "show")} == {
+        "text": "the cat eats .", "layer": "0", "head": "1", "show": "masked"}
+
+
 def two_pages_with_one_key_name() -> None:
     """Pages "a" and "b" both bind "n"; the test picks the page and page a's options."""
     import streamlit as st
