@@ -170,6 +170,8 @@ def _from_url(
         return default
     multi = isinstance(default, list | tuple)
     raw_values = st.query_params.get_all(key) if multi else [st.query_params[key]]
+    if not multi and len(st.query_params.get_all(key)) > 1:  # `?layer=1&layer=2`: the last one counts
+        st.warning(f"The link sets `{key}` more than once; using the last value, “{_literal(_short(raw_values[0]))}”.")
     # With options, the URL text is matched against theirs; otherwise it is converted like the default.
     parse = cast or (str if options is not None else _caster(default[0] if multi and default else default))
     values = []
@@ -268,8 +270,7 @@ def _to_url(key: str, value: Any, default: Any, max_chars: int | None = None) ->
             del st.query_params[key]
         return
     encoded = [_encode(v) for v in value] if isinstance(value, list | tuple) else _encode(value)
-    current = st.query_params.get_all(key) if isinstance(encoded, list) else st.query_params.get(key)
-    if current != encoded:
+    if st.query_params.get_all(key) != (encoded if isinstance(encoded, list) else [encoded]):
         st.query_params[key] = encoded
 
 

@@ -165,6 +165,15 @@ def test_a_value_repeated_in_the_link_counts_once():
     assert values(at)["words"] == ["dog", "fish"]
 
 
+def test_a_single_value_key_given_twice_warns_takes_the_last_and_the_link_keeps_one():
+    at = run(layer=["1", "3"])
+    assert not at.exception and values(at)["layer"] == 3
+    assert [w.value for w in at.warning] == ["The link sets `layer` more than once; using the last value, “3”."]
+    assert at.query_params["layer"] == "3"  # one value left in the link
+    at.run()
+    assert not at.warning
+
+
 def test_the_warning_is_shown_once_not_on_every_rerun():
     at = run(layer="banana")
     assert len(at.warning) == 1
