@@ -40,6 +40,7 @@ _OWNER = "_url_state_owner"  # key -> the page whose widget holds it now
 _SAVED = "_url_state_saved"  # page -> {key: value}, as the page last showed them
 _RESTORED = "_url_state_restored"  # keys this run's page put back into the link from its memory
 _WRITTEN = "_url_state_written"  # page -> key -> its text in the link as the page's last run left it
+_DRAWN = "_url_state_drawn"  # (keys bound in the last run, keys bound in this one), turned at each page start
 _SHAPE = "_url_state_shape"  # key -> (page, options, bounds) of its widget in the last run
 
 
@@ -47,6 +48,7 @@ _SHAPE = "_url_state_shape"  # key -> (page, options, bounds) of its widget in t
 def page_scope(name: str) -> Iterator[None]:
     """Keys bound inside belong to page `name` (its URL path)."""
     st.session_state[_SCOPE] = name
+    st.session_state[_DRAWN] = (st.session_state.get(_DRAWN, ((), set()))[1], set())
     _restore_link(name)
     try:
         yield
@@ -120,11 +122,14 @@ def bind(
     value = saved[key] = st.session_state[key]
     shape = (scope, None if options is None else tuple(options), min_value, max_value)
     shapes = st.session_state.setdefault(_SHAPE, {})
-    if shapes.get(key) != shape:
-        # Other options or bounds make another widget for the browser, which would show its own default
-        # (a slider's minimum) while the page goes on with this value: hand the value to it.
+    last_run, this_run = st.session_state.get(_DRAWN, ((), set()))
+    if shapes.get(key) != shape or key not in last_run:
+        # A widget the browser does not have drawn, because its options or bounds changed or because the
+        # last run stopped above it (a refused sentence), comes back showing its own default (a slider's
+        # minimum, an empty box) while the page goes on with this value: hand the value to it.
         st.session_state[key] = value
         shapes[key] = shape
+    this_run.add(key)
     if in_link:
         _to_url(key, value, default, max_chars)
         written[key] = _link_text(key)

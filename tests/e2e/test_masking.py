@@ -42,3 +42,28 @@ def test_masking_page_explains_a_one_word_sentence(page, server_url, open_page, 
     expect(page.locator("[data-testid='stAlertContentError']")).to_contain_text("at least 2 words", timeout=LOAD_MS)
     expect(page.locator(CHARTS)).to_have_count(0)
     assert_no_exception(page)
+
+
+def test_controls_below_a_refused_sentence_come_back_as_they_were(page, server_url, open_page, assert_no_exception):
+    """The page stops above them, so the browser drops them; they must not come back at their own defaults."""
+    open_page(page, f"{server_url}/masking?layer=0&head=1&task=copy&digits=2+7+1&short=the+cat+eats+.")
+    sentence = page.get_by_role("textbox", name="Your sentence")
+    expect(page.locator(CHARTS).first).to_be_visible(timeout=LOAD_MS)
+    shown = {label: page.get_by_label(label, exact=True).input_value()
+             for label in ("Layer", "Head", "Task", "Digits for the encoder-decoder")}
+    shown["second"] = page.get_by_role("textbox", name="A second sentence, batched with yours").input_value()
+    assert shown == {"Layer": "0", "Head": "1", "Task": "copy", "Digits for the encoder-decoder": "2 7 1",
+                     "second": "the cat eats ."}
+
+    sentence.fill("cat")
+    sentence.press("Enter")
+    expect(page.locator("[data-testid='stAlertContentError']")).to_contain_text("at least 2 words", timeout=LOAD_MS)
+    sentence.fill("the dog eats the cake .")
+    sentence.press("Enter")
+    expect(page.locator("[data-testid='stAlertContentError']")).to_have_count(0, timeout=LOAD_MS)
+    expect(page.locator(CHARTS).first).to_be_visible(timeout=LOAD_MS)
+    expect(page.get_by_role("textbox", name="A second sentence, batched with yours")).to_have_value("the cat eats .")
+    for label, value in {"Layer": "0", "Head": "1", "Task": "copy", "Digits for the encoder-decoder": "2 7 1"}.items():
+        expect(page.get_by_label(label, exact=True)).to_have_value(value)
+    assert "layer=0" in page.url and "task=copy" in page.url
+    assert_no_exception(page)
