@@ -25,7 +25,7 @@ class Sentence:
     text: str  # cleaned and lower-cased: what the tokenizer saw
     tokens: list[str]
     ids: list[int]
-    unknown: list[str]  # words the vocabulary does not have (they became [UNK])
+    unknown: list[str]  # words and symbols the vocabulary does not have (they became [UNK])
 
 
 def model_of(name: str) -> Transformer:

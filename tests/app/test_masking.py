@@ -210,8 +210,15 @@ def test_unknown_words_are_listed_and_become_unk(app_page):
     at = app_page(PAGE, text="the zebra eats pizza .")
     no_problems(at)
     warning = " ".join(w.value for w in at.warning)
-    assert "`zebra`" in warning and "`pizza`" in warning and "[UNK]" in warning and "animal" in warning
+    assert "“zebra”" in warning and "“pizza”" in warning and "[UNK]" in warning and "animal" in warning
     assert ticks(spec(at, "mask_encoder"), "x")[:3] == ["[CLS]", "the", "[UNK] (2)"]
+
+
+def test_symbols_and_emoji_that_become_unk_are_named_too(app_page):
+    at = app_page(PAGE, text="the 🐱 eats the cake !")
+    no_problems(at)
+    warning = " ".join(w.value for w in at.warning)
+    assert "“🐱”" in warning and "“\\!”" in warning and "[UNK]" in warning  # “!”, escaped for markdown
 
 
 def test_out_of_range_positions_and_bad_digits_are_explained(app_page):
