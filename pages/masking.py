@@ -27,6 +27,7 @@ from pages.common.masking_cached import Sentence, attention_view, fill_ins, pert
 
 DEFAULT_TEXT = "the cat eats the fish in the house ."
 DEFAULT_SHORT = "the dog sleeps ."
+MAX_CELL_TEXT = 16  # columns a half-width heatmap can print a value in; beyond, the texts run into each other
 DEFAULT_DIGITS = "3 1 4 1 5"
 DEFAULT_TASK = "reverse"
 DIGITS = limits.SEQ2SEQ_DIGITS
@@ -219,7 +220,8 @@ def stage_figure(view: masking.MaskedAttention, stage: str, x: list[str], y: lis
     if stage == "mask":  # two colours, explained beside the figure: no colour bar
         return figures.heatmap(view.mask.astype(float), x, y, title, value_name="allowed", colorscale=MASK_SCALE,
                                zmin=0, zmax=1, decimals=0,
-                               **{**common, "show_values": len(x) <= 16, "trace": {"showscale": False}})  # fmt: skip
+                               **{**common, "show_values": len(x) <= MAX_CELL_TEXT,
+                                  "trace": {"showscale": False}})  # fmt: skip
     if stage == "scores":
         return figures.heatmap(view.scores, x, y, title, value_name="score", diverging=True, decimals=3, **common)
     if stage == "masked":
@@ -243,7 +245,7 @@ def blocked_layer(mask: np.ndarray, x: list[str], y: list[str], x_title: str, y_
     return {
         "type": "heatmap", "z": np.where(mask, np.nan, 1.0), "x": list(range(len(x))), "y": list(range(len(y))),
         "colorscale": [[0, figures.MASKED_COLOR], [1, figures.MASKED_COLOR]], "showscale": False, "xgap": 1,
-        "ygap": 1, "text": np.where(mask, "", "0"), "texttemplate": "%{text}",
+        "ygap": 1, "text": np.where(mask | (len(x) > MAX_CELL_TEXT), "", "0"), "texttemplate": "%{text}",
         "textfont": {"size": figures.FONT_SIZE - 4, "color": "white"}, "customdata": custom, "name": "blocked",
         "hovertemplate": f"{y_title}: %{{customdata[0]}}<br>{x_title}: %{{customdata[1]}}<br>"
                          "weight: 0 (blocked)<extra></extra>",
@@ -276,7 +278,7 @@ def change_figure(result: masking.Perturbation, x: list[str], edit: int, title: 
 
 def layer_figure(result: masking.Perturbation, x: list[str], title: str) -> figures.Figure:
     """Layer x position heatmap of ||Δh||; cells that did not move at all are marked with a 0."""
-    zeros = {"text": np.where(result.change == 0, "0", ""), "texttemplate": "%{text}",
+    zeros = {"text": np.where((result.change == 0) & (len(x) <= MAX_CELL_TEXT), "0", ""), "texttemplate": "%{text}",
              "textfont": {"size": figures.FONT_SIZE - 2, "color": "white"}}  # fmt: skip
     return figures.heatmap(result.change, x, result.layers, title, x_title="Position", y_title="After",
                            value_name="‖change‖", decimals=4, show_values=False, trace=zeros,

@@ -9,6 +9,7 @@ with colour blindness.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -24,6 +25,8 @@ SEQUENTIAL = "Viridis"
 DIVERGING = "RdBu_r"  # negative blue, positive red, zero white
 MASKED_COLOR = "#3a3a3a"  # cells whose score is -inf: darker than any Viridis value
 MINUS_INF = "−∞"
+MAX_COLUMN_LABELS = 12  # a heatmap with more columns labels every second, third... one: a half-width chart
+# has room for about a dozen rotated tokens side by side; the hover still names every cell's token
 
 Figure = dict  # {"data": [trace dict, ...], "layout": {...}}: what Plotly draws in the browser
 
@@ -198,7 +201,7 @@ def heatmap(
     return figure(
         [*traces, *extra_traces], title=title, x_title=x_title, y_title=y_title,
         height=height or _heatmap_height(len(y_labels)),
-        xaxis=_category_axis(x_labels, side="bottom", showgrid=False),
+        xaxis=_category_axis(x_labels, math.ceil(len(x_labels) / MAX_COLUMN_LABELS), side="bottom", showgrid=False),
         yaxis=_category_axis(y_labels, autorange="reversed", showgrid=False),
         **layout,
     )  # fmt: skip
@@ -213,9 +216,11 @@ def merged(trace: dict, extra: Mapping[str, object] | None) -> dict:
     return out
 
 
-def _category_axis(labels: Sequence[str], **axis: object) -> dict:
-    """An axis with one tick per position, labelled with `labels` (repeated labels keep their own ticks)."""
-    return {"tickmode": "array", "tickvals": list(range(len(labels))), "ticktext": list(labels), **axis}
+def _category_axis(labels: Sequence[str], every: int = 1, **axis: object) -> dict:
+    """An axis with a tick at every `every`-th position, labelled with `labels` (repeated labels keep
+    their own ticks)."""
+    positions = range(0, len(labels), max(1, every))
+    return {"tickmode": "array", "tickvals": list(positions), "ticktext": [labels[i] for i in positions], **axis}
 
 
 def line_chart(

@@ -32,6 +32,17 @@ def test_heatmap_keeps_one_row_and_column_per_token_even_when_words_repeat():
     assert fig.layout.yaxis.autorange == "reversed"  # first token at the top, as in the matrix
 
 
+def test_a_wide_heatmap_labels_every_few_columns_and_the_hover_still_names_each():
+    words = [f"w{i}" for i in range(30)]
+    fig = figures.heatmap(np.zeros((30, 30)), words, words, "long")
+    x, y = fig["layout"]["xaxis"], fig["layout"]["yaxis"]
+    assert x["tickvals"] == list(range(0, 30, 3)) and x["ticktext"] == [words[i] for i in range(0, 30, 3)]
+    assert y["ticktext"] == words  # rows are tall enough for every label
+    assert fig["data"][0]["customdata"][0][29][1] == "w29"  # the hover of the last column
+    narrow = figures.heatmap(np.zeros((2, 12)), words[:12], words[:2], "short")
+    assert narrow["layout"]["xaxis"]["ticktext"] == words[:12]
+
+
 def test_heatmap_shows_masked_scores_as_minus_infinity_in_their_own_colour():
     scores = causal_scores()
     fig = checked(figures.heatmap(scores, TOKENS, TOKENS, "Masked scores", value_name="score"))
