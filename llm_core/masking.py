@@ -192,7 +192,7 @@ def prefix_predictions(
         prefix_logits, _ = model(prefixes, src=src_rows, attention_mask=known)  # (n, n, V)
         rows = torch.arange(n, device=device)
         last = prefix_logits[rows, rows].double().softmax(-1)  # (n, V): row t's prediction after token t
-        alone[:n] = last[rows, _row(ids[1:], device)[0]].tolist()
+        alone[:n] = last[rows, torch.tensor(ids[1:], device=device)].tolist()  # P(the real next token)
     out = []
     for t in range(T):
         target = ids[t + 1] if t + 1 < T else None

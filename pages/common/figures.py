@@ -25,8 +25,9 @@ SEQUENTIAL = "Viridis"
 DIVERGING = "RdBu_r"  # negative blue, positive red, zero white
 MASKED_COLOR = "#3a3a3a"  # cells whose score is -inf: darker than any Viridis value
 MINUS_INF = "−∞"
-MAX_COLUMN_LABELS = 12  # a heatmap with more columns labels every second, third... one: a half-width chart
-# has room for about a dozen rotated tokens side by side; the hover still names every cell's token
+# A half-width heatmap has room for about a dozen rotated tokens side by side: with more columns it
+# labels every second, third... one, and the hover still names every cell's token.
+MAX_COLUMN_LABELS = 12
 
 Figure = dict  # {"data": [trace dict, ...], "layout": {...}}: what Plotly draws in the browser
 

@@ -174,8 +174,9 @@ def _from_url(
     if key not in st.query_params:
         return default
     multi = isinstance(default, list | tuple)
-    raw_values = st.query_params.get_all(key) if multi else [st.query_params[key]]
-    if not multi and len(st.query_params.get_all(key)) > 1:  # `?layer=1&layer=2`: the last one counts
+    raw_values = st.query_params.get_all(key)
+    if not multi and len(raw_values) > 1:  # `?layer=1&layer=2`: the last one counts
+        raw_values = raw_values[-1:]
         st.warning(f"The link sets `{key}` more than once; using the last value, “{_literal(_short(raw_values[0]))}”.")
     # With options, the URL text is matched against theirs; otherwise it is converted like the default.
     parse = cast or (str if options is not None else _caster(default[0] if multi and default else default))
