@@ -75,7 +75,7 @@ for key, count in (("layer", config.n_layer), ("head", config.n_head)):
 layer = url_state.bind("layer", default=0, min_value=0, max_value=config.n_layer - 1)
 head = url_state.bind("head", default=0, min_value=0, max_value=config.n_head - 1)
 hide_special = url_state.bind("hide_special", default=False)
-c1, c2, c3 = st.columns([4, 4, 3], vertical_alignment="bottom")
+c1, c2, c3 = st.columns(3, vertical_alignment="bottom")  # thirds: the toggle's label fits at 1280 px
 with c1:
     st.slider("Layer", 0, config.n_layer - 1, key="layer", disabled=config.n_layer == 1)
 with c2:
@@ -121,13 +121,13 @@ def move(delta: int) -> None:
     st.session_state["step"] = STEPS[(STEPS.index(st.session_state["step"]) + delta) % len(STEPS)]
 
 
-b1, b2, b3 = st.columns([8, 1, 1], vertical_alignment="center")
+b1, b2, b3 = st.columns([10, 1, 1], vertical_alignment="center")  # arrows: the steps' names need the room
 with b1:
     st.segmented_control("Step", STEPS, key="step", required=True, label_visibility="collapsed")
 with b2:
-    st.button("◀ Back", key="step_back", on_click=move, args=(-1,), width="stretch")
+    st.button("◀", key="step_back", on_click=move, args=(-1,), width="stretch", help="Previous step")
 with b3:
-    st.button("Next ▶", key="step_next", on_click=move, args=(1,), width="stretch")
+    st.button("▶", key="step_next", on_click=move, args=(1,), width="stretch", help="Next step")
 
 if problem is None:
     s = steps_for(model_label, cleaned, layer, head)
