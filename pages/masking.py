@@ -227,8 +227,9 @@ def stage_figure(view: masking.MaskedAttention, stage: str, x: list[str], y: lis
     if stage == "masked":
         finite = np.where(view.mask, view.masked_scores, 0.0)
         reach = float(np.abs(finite).max()) or 1.0
-        minus_inf = {  # the layer of blocked cells: −∞ written in each of them, whatever the size
-            "text": np.where(view.mask, "", figures.MINUS_INF), "texttemplate": "%{text}", "showlegend": False,
+        minus_inf = {  # the layer of blocked cells: −∞ written in each of them while there is room
+            "text": np.where(view.mask | (len(x) > MAX_CELL_TEXT), "", figures.MINUS_INF), "texttemplate": "%{text}",
+            "showlegend": False,
             "textfont": {"size": figures.FONT_SIZE - 4, "color": "white"},
         }  # fmt: skip
         return figures.heatmap(view.masked_scores, x, y, title, value_name="masked score", diverging=True,
@@ -253,13 +254,15 @@ def blocked_layer(mask: np.ndarray, x: list[str], y: list[str], x_title: str, y_
 
 
 def change_figure(result: masking.Perturbation, x: list[str], edit: int, title: str) -> figures.Figure:
-    """Bars of ||Δh|| per position; an exact zero is written as "0" above its (invisible) bar.
+    """Bars of ||Δh|| per position; an exact zero is written as "0" above its (invisible) bar, and
+    the other values too while the bars leave room for them.
 
     The edited position itself moves far more than any other; when it would flatten the rest,
     the axis stops above the others and the edited bar runs off the top with its value written there.
     """
     values = result.final
-    labels = ["0" if v == 0 else f"{v:.2f}" for v in values]
+    room = len(values) <= MAX_CELL_TEXT
+    labels = ["0" if v == 0 else f"{v:.2f}" if room else "" for v in values]
     layout: dict = {"shapes": [figures.vline(edit - 0.5, color=EDIT_COLOR, dash="dash", width=2)]}
     others = np.delete(values, edit)
     top = float(others.max()) if others.size else 0.0
@@ -496,10 +499,11 @@ ui.table(
     prefix_rows, width="stretch", key="prefix_table",
     column_config={
         "t": st.column_config.TextColumn(width=40),
-        "position t sees": st.column_config.TextColumn(width=320),
+        "position t sees": st.column_config.TextColumn(width=170),
         "next token": st.column_config.TextColumn(width=95),
         "P, one pass": st.column_config.TextColumn(width=100, help="P(next token) from one pass over the sentence"),
         "P, prefix only": st.column_config.TextColumn(width=115, help="P(next token) from a pass on the prefix alone"),
+        "top guesses": st.column_config.TextColumn(width=220, help="The likeliest next tokens and their probabilities"),
     },
 )
 
@@ -553,15 +557,18 @@ st.markdown(
 table = [p for p in predictions(tuple(dec)) if p.target is not None]
 inputs = names([p.prefix[-1] for p in table])
 targets = names([p.target for p in table])
-# Two rows of tick labels, the targets over the inputs: read across, the targets are the inputs shifted left.
-ticks = {"ticktext": [f"<b>{escape(t)}</b><br><span style='color:#666'>{escape(i)}</span>"
-                      for t, i in zip(targets, inputs, strict=True)]}  # fmt: skip
-if len(table) <= 16:
-    ticks["tickangle"] = 0
-fig = figures.bar_chart([escape(t) for t in targets], [p.target_prob for p in table],
-                        "P(target) at every position, from one pass",
-                        x_title="top: target (token t + 1) · below: input (token t)", y_title="P(target)", decimals=4,
-                        xaxis=ticks)  # fmt: skip
+# Each target over its input, in two rows: read across, the targets are the inputs shifted left. Beyond
+# MAX_CELL_TEXT bars the two rows no longer fit side by side, and each label reads "input → target".
+if len(table) <= MAX_CELL_TEXT:
+    ticks = [f"<b>{escape(t)}</b><br><span style='color:#666'>{escape(i)}</span>"
+             for t, i in zip(targets, inputs, strict=True)]  # fmt: skip
+    x_title, axis = "top: target (token t + 1) · below: input (token t)", {"tickangle": 0}
+else:
+    ticks = [f"{escape(i)} → <b>{escape(t)}</b>" for t, i in zip(targets, inputs, strict=True)]
+    x_title, axis = "input (token t) → target (token t + 1)", {}
+fig = figures.bar_chart(ticks, [p.target_prob for p in table], "P(target) at every position, from one pass",
+                        x_title=x_title, y_title="P(target)", decimals=4, max_labels=TOKEN_BOUND.maximum,
+                        xaxis=axis)  # fmt: skip
 ui.plot(fig, key="shifted_targets")
 losses = [-np.log(p.target_prob) for p in table]
 st.markdown(

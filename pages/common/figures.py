@@ -266,13 +266,15 @@ def bar_chart(
     horizontal: bool = False,
     decimals: int = 4,
     height: int | None = None,
+    max_labels: int = MAX_COLUMN_LABELS,
     trace: Mapping[str, object] | None = None,
     **layout: object,
 ) -> Figure:
     """Bars in the given order (a next-token distribution, token counts); `highlight` marks one bar.
 
     Bars sit at integer positions with the labels as tick text, so repeated labels
-    (two tokens that print the same) keep separate bars. `trace` adds or replaces properties
+    (two tokens that print the same) keep separate bars. Side by side, more than `max_labels`
+    bars are labelled every second, third... one (the hover names each). `trace` adds or replaces properties
     of the bars (see `merged`); `layout` holds any other layout property; its `xaxis` and
     `yaxis` add to the chart's own.
     """
@@ -285,7 +287,8 @@ def bar_chart(
         "marker": {"color": colors}, "customdata": list(labels),
         "hovertemplate": f"%{{customdata}}<br>{value_title}: %{{{value_axis}:.{decimals}f}}<extra></extra>",
     }  # fmt: skip
-    axes = {f"{label_axis}axis": _category_axis(labels, **({"autorange": "reversed"} if horizontal else {}))}
+    axes = {f"{label_axis}axis": _category_axis(labels, autorange="reversed") if horizontal
+            else _category_axis(labels, math.ceil(len(labels) / max_labels))}  # fmt: skip
     for name in ("xaxis", "yaxis"):
         axes[name] = {**axes.get(name, {}), **layout.pop(name, {})}
     return figure([merged(bar, trace)], title=title, x_title=x_title, y_title=y_title, height=height, **axes,

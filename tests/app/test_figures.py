@@ -43,6 +43,16 @@ def test_a_wide_heatmap_labels_every_few_columns_and_the_hover_still_names_each(
     assert narrow["layout"]["xaxis"]["ticktext"] == words[:12]
 
 
+def test_many_bars_side_by_side_are_labelled_every_few_and_rows_of_bars_every_one():
+    words = [f"w{i}" for i in range(30)]
+    side = figures.bar_chart(words, [1.0] * 30, "side by side", x_title="word", y_title="count")
+    assert side["layout"]["xaxis"]["ticktext"] == words[::3] and side["data"][0]["customdata"][29] == "w29"
+    wide = figures.bar_chart(words, [1.0] * 30, "full width", x_title="word", y_title="count", max_labels=32)
+    assert wide["layout"]["xaxis"]["ticktext"] == words
+    rows = figures.bar_chart(words, [1.0] * 30, "rows", x_title="count", y_title="word", horizontal=True)
+    assert rows["layout"]["yaxis"]["ticktext"] == words
+
+
 def test_heatmap_shows_masked_scores_as_minus_infinity_in_their_own_colour():
     scores = causal_scores()
     fig = checked(figures.heatmap(scores, TOKENS, TOKENS, "Masked scores", value_name="score"))

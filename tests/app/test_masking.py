@@ -174,6 +174,27 @@ def test_changing_the_sentence_updates_every_view(app_page):
     assert edit == 5 and at.selectbox(key="word").value != "honey"  # "bird", and a new replacement
 
 
+def test_a_long_sentence_stays_readable(app_page):
+    """30 tokens: labels every few columns, no cell or bar text that would run together, and the
+    next-token chart's labels on one line each ("input → target"), every one of them."""
+    words = ("the big dog sees the small cat near the old barn and " * 3).split()[:29]
+    at = app_page(PAGE, text=" ".join(words) + " .", show="masked")
+    no_problems(at)
+    decoder, change = spec(at, "mask_decoder"), spec(at, "change_decoder")
+    assert len(ticks(decoder, "y")) == 31 and len(ticks(decoder, "x")) == 11  # every third of 31 columns
+    assert change["layout"]["xaxis"]["tickvals"] == list(range(0, 31, 3))  # the bars too
+    assert set(decoder["data"][1].get("text", [[""]])[0]) == {""}  # no −∞ squeezed into 31 columns
+    bars = change["data"][0]
+    zero = array(bars["y"]) == 0
+    assert zero.any() and [t for t, z in zip(bars["text"], zero, strict=True) if not z] == [""] * int((~zero).sum())
+    assert all(t == "0" for t, z in zip(bars["text"], zero, strict=True) if z)  # exact zeros still marked
+    shifted = ticks(spec(at, "shifted_targets"), "x")
+    assert len(shifted) == 31 and shifted[0] == "[BOS] → <b>the</b>" and shifted[-1] == ". → <b>[EOS]</b>"
+
+    short = app_page(PAGE, show="masked")
+    assert "−∞" in np.array(spec(short, "mask_decoder")["data"][1]["text"])  # room for it at 11 columns
+
+
 def test_the_url_sets_the_whole_state(app_page):
     at = app_page(PAGE, text="the fox chases the rabbit .", edit="2", word="bird", show="masked",
                   layer="0", head="1", task="sort", digits="4 2 9")
