@@ -28,6 +28,7 @@ MINUS_INF = "−∞"
 # A half-width heatmap has room for about a dozen rotated tokens side by side: with more columns it
 # labels every second, third... one, and the hover still names every cell's token.
 MAX_COLUMN_LABELS = 12
+MAX_DECADE_LABELS = 6  # labels such as "100M" a half-width log axis fits side by side
 
 Figure = dict  # {"data": [trace dict, ...], "layout": {...}}: what Plotly draws in the browser
 
@@ -314,7 +315,7 @@ def log_dot_chart(
     value (a rumour, an estimate) as a hollow dot with "(rumoured)" after its row label, so
     the chart never looks surer than its sources. `group_colors` keeps a group's colour the
     same across several charts; otherwise groups take the palette in order. Grid lines fall
-    on every power of ten.
+    on every power of ten; over more than `MAX_DECADE_LABELS` of them, every second one is labelled.
     """
     rows = list(range(len(labels)))
     uncertain = list(uncertain) if uncertain is not None else [False] * len(rows)
@@ -341,10 +342,14 @@ def log_dot_chart(
          "font": {"size": FONT_SIZE - 2, "color": "#555555"}}
         for r in rows if values[r] is None
     ]  # fmt: skip
+    decades = range(math.ceil(span[0]), math.floor(span[1]) + 1)
+    every = 1 if len(decades) <= MAX_DECADE_LABELS else 2
+    ticks = {"tickmode": "array", "tickvals": [10.0**d for d in decades],
+             "ticktext": [short_number(10.0**d) if i % every == 0 else "" for i, d in enumerate(decades)]}  # fmt: skip
     legend = len(traces) > 1
     return figure(
         traces, title=title, x_title=x_title, height=height or int(190 + 46 * len(rows)),
-        xaxis={"type": "log", "range": list(span), "dtick": 1, "showgrid": True, "gridcolor": "#dddddd"},
+        xaxis={"type": "log", "range": list(span), **ticks, "showgrid": True, "gridcolor": "#dddddd"},
         yaxis={"tickmode": "array", "tickvals": rows, "ticktext": row_labels, "showgrid": False, "zeroline": False,
                "range": [len(rows) - 0.5, -0.5]},  # first row at the top
         annotations=unknown, showlegend=legend,

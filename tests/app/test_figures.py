@@ -107,6 +107,15 @@ def test_log_dot_chart_says_unknown_instead_of_dropping_a_row():
     assert list(fig.layout.yaxis.ticktext) == ["GPT-3", "GPT-4 (rumoured)"]
 
 
+def test_log_dot_chart_has_a_grid_line_per_power_of_ten_and_labels_that_do_not_touch():
+    few = figures.log_dot_chart(["a", "b"], [5.0, 4e3], ["g", "g"], "Few", x_title="GB")["layout"]["xaxis"]
+    assert few["tickvals"] == [10.0, 100.0, 1e3, 1e4, 1e5] and few["ticktext"] == ["10", "100", "1K", "10K", "100K"]
+    many = figures.log_dot_chart(["tiny", "huge"], [157e3, 1.78e12], ["g", "g"], "Many", x_title="parameters")
+    axis = many["layout"]["xaxis"]
+    assert axis["tickvals"] == [10.0**d for d in range(5, 14)]  # 100K ... 10T: a grid line on each
+    assert axis["ticktext"] == ["100K", "", "10M", "", "1B", "", "100B", "", "10T"]
+
+
 def test_short_number_reads_like_a_paper():
     assert [figures.short_number(n) for n in (117e6, 1.5e9, 175e9, 1.78e12, 950)] == [
         "117M", "1.5B", "175B", "1.78T", "950"]
