@@ -15,7 +15,7 @@ import numpy as np
 
 from llm_core.data import WORD_CLASSES
 from pages.common.attention_figures import escape
-from pages.common.figures import FONT_SIZE, OKABE_ITO, Figure, figure
+from pages.common.figures import FONT_SIZE, OKABE_ITO, TITLED_TOP, Figure, figure
 
 OTHER = "other"  # words of a MiniLM list that the synthetic world does not classify
 # The classes a default plot shows most come first, so that each gets a colour of its own (circles);
@@ -101,4 +101,4 @@ def projection(
     }
     scene = {**axes, "aspectmode": "cube", "camera": {"eye": {"x": 1.35, "y": 1.35, "z": 0.9}}}
     return figure(traces, title=title, height=height, scene=scene, legend=legend,
-                  margin={"l": 0, "r": 0, "t": 60, "b": 0})  # fmt: skip
+                  margin={"l": 0, "r": 0, "t": TITLED_TOP, "b": 0})  # fmt: skip

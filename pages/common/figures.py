@@ -28,6 +28,9 @@ MINUS_INF = "−∞"
 # A half-width heatmap has room for about a dozen rotated tokens side by side: with more columns it
 # labels every second, third... one, and the hover still names every cell's token.
 MAX_COLUMN_LABELS = 12
+# The mode bar (zoom, PNG...) appears over a chart's top right on hover: the title sits below it.
+MODE_BAR_PX = 34
+TITLED_TOP = MODE_BAR_PX + 42  # top margin of a figure with a title: the bar, then the title's line
 MAX_DECADE_LABELS = 6  # labels such as "100M" a half-width log axis fits side by side
 
 Figure = dict  # {"data": [trace dict, ...], "layout": {...}}: what Plotly draws in the browser
@@ -43,8 +46,8 @@ TEMPLATE = {
         "hovermode": "closest", "colorway": OKABE_ITO,
         "font": {"size": FONT_SIZE, "family": FONT_FAMILY, "color": TEXT_COLOR},
         "hoverlabel": {"font": {"size": FONT_SIZE}}, "legend": {"font": {"size": FONT_SIZE}},
-        "title": {"font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left", "yref": "container", "y": 0.98,
-                  "yanchor": "top"},
+        "title": {"font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left", "yref": "container", "y": 1,
+                  "yanchor": "top", "pad": {"t": MODE_BAR_PX}},
     }
 }
 
@@ -70,7 +73,7 @@ def figure(
     through Plotly's checks (tests/conftest.py). `layout` holds any other layout property; the
     axis titles are merged into its `xaxis` and `yaxis`.
     """
-    layout = {"template": TEMPLATE, "margin": {"l": 10, "r": 10, "t": 60 if title else 20, "b": 10}, **layout}
+    layout = {"template": TEMPLATE, "margin": {"l": 10, "r": 10, "t": TITLED_TOP if title else 20, "b": 10}, **layout}
     if title is not None:
         layout["title"] = {"text": title}
     if height is not None:
@@ -353,7 +356,7 @@ def log_dot_chart(
         yaxis={"tickmode": "array", "tickvals": rows, "ticktext": row_labels, "showgrid": False, "zeroline": False,
                "range": [len(rows) - 0.5, -0.5]},  # first row at the top
         annotations=unknown, showlegend=legend,
-        margin={"l": 10, "r": 10, "t": 60, "b": 70 if legend else 10},
+        margin={"l": 10, "r": 10, "t": TITLED_TOP, "b": 70 if legend else 10},
         legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0, "x": 0, "xanchor": "left"},
     )  # fmt: skip
 
