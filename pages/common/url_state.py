@@ -42,6 +42,7 @@ _RESTORED = "_url_state_restored"  # keys this run's page put back into the link
 _WRITTEN = "_url_state_written"  # page -> key -> its text in the link as the page's last run left it
 _DRAWN = "_url_state_drawn"  # (keys bound in the last run, keys bound in this one), turned at each page start
 _SHAPE = "_url_state_shape"  # key -> (page, options, bounds) of its widget in the last run
+_CHANGED = "_url_state_changed"  # whether this run began with a widget of the page changed by the student
 
 
 @contextmanager
@@ -49,11 +50,21 @@ def page_scope(name: str) -> Iterator[None]:
     """Keys bound inside belong to page `name` (its URL path)."""
     st.session_state[_SCOPE] = name
     st.session_state[_DRAWN] = (st.session_state.get(_DRAWN, ((), set()))[1], set())
+    st.session_state[_CHANGED] = _widget_changed(name)
     _restore_link(name)
     try:
         yield
     finally:  # also after st.stop(): the sidebar's keys of the next run are bound outside any page
         st.session_state[_SCOPE] = ""
+
+
+def _widget_changed(scope: str) -> bool:
+    """Whether a widget of page `scope` holds another value than the page last showed: the student
+    changed it, and this run answers that change (not the browser's Back or Forward button)."""
+    owner = st.session_state.get(_OWNER, {})
+    saved = st.session_state.get(_SAVED, {}).get(scope, {})
+    return any(owner.get(key) == scope and key in st.session_state and st.session_state[key] != value
+               for key, value in saved.items())  # fmt: skip
 
 
 def _restore_link(scope: str) -> None:
@@ -102,6 +113,7 @@ def bind(
     saved = st.session_state.setdefault(_SAVED, {}).setdefault(scope, {})
     written = st.session_state.setdefault(_WRITTEN, {}).setdefault(scope, {})
     from_link = in_link and key in st.query_params and key not in st.session_state.get(_RESTORED, ())
+    changed = st.session_state.get(_CHANGED, False)
     if key not in st.session_state or owner.get(key, scope) != scope:  # not set yet, or another page's widget
         if from_link:
             value = _from_url(key, default, cast, options, min_value, max_value, max_chars)
@@ -111,7 +123,9 @@ def bind(
             value = default
         st.session_state[key] = value
         owner[key] = scope
-    elif in_link and scope and key in written and _link_text(key) != written[key]:  # Back or Forward pressed
+    elif in_link and scope and key in written and _link_text(key) != written[key] and not changed:
+        # The link is not the one the page last wrote, and no widget was changed: Back or Forward pressed.
+        # (A widget change sent before the browser showed the last run's link comes with an older link.)
         st.session_state[key] = _from_url(key, default, cast, options, min_value, max_value, max_chars) \
             if from_link else default
     if options is not None and not _fits(st.session_state[key], options, min_value, max_value):

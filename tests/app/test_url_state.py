@@ -303,6 +303,28 @@ def test_back_and_forward_in_the_browser_step_through_the_changes(app_page):
     assert dict(at.query_params) == first_link
 
 
+def test_a_change_sent_before_the_browser_showed_the_last_link_is_not_taken_for_back(app_page):
+    """Two quick changes: the second leaves the browser before the first run's link has reached the
+    address bar, so it comes with the link of the run before. The widgets were changed, so no Back
+    button was pressed: the new values stand and the link is written again."""
+    at = app_page("attention")
+    stale = dict(at.query_params)
+    text_box(at).input("a dog sees a cat").run()
+    at.query_params.clear()
+    at.query_params.update(stale)
+    text_box(at).input("the fish swims").run()  # the same widget again
+    assert text_box(at).value == "the fish swims" and at.query_params["text"] == "the fish swims"
+
+    stale = dict(at.query_params)
+    text_box(at).input("a bird sings").run()
+    at.query_params.clear()
+    at.query_params.update(stale)
+    at.slider(key="head").set_value(1).run()  # another widget
+    assert text_box(at).value == "a bird sings" and at.slider(key="head").value == 1
+    assert at.query_params["text"] == "a bird sings" and at.query_params["head"] == "1"
+    assert not at.exception and not at.warning
+
+
 def test_the_sidebar_seed_survives_moving_to_another_page(app_page):
     at = app_page("attention")
     at.sidebar.number_input(key="seed").set_value(7).run()
