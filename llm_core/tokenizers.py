@@ -30,6 +30,7 @@ Special tokens of trained tokenizers (ids 0..6, same order for every kind):
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections import Counter, defaultdict
@@ -419,17 +420,33 @@ def merge_counts(tokenizer: Tokenizer, text: str, merges: list[tuple[str, str]] 
 _WORD = re.compile(r"\w+")
 
 
+def unknown_pieces(tokenizer: Tokenizer, text: str) -> list[str]:
+    """What of text the tokenizer turns into [UNK], in order, with repeats: each word that holds an
+    [UNK] (once), and outside words each run of characters it has no token for (an emoji, a symbol)."""
+    encoding = tokenizer.encode(text)
+    words = list(_WORD.finditer(text))
+    ends = [word.end() for word in words]
+    out, last_word, symbol_end = [], None, None
+    for i, (start, end) in zip(encoding.ids, encoding.offsets, strict=True):
+        if i != tokenizer.unk_id:
+            continue
+        k = bisect.bisect_right(ends, start)  # the first word that ends after this [UNK] starts
+        if k < len(words) and words[k].start() < end:  # the [UNK] is (part of) word k
+            if k != last_word:
+                out.append(words[k].group())
+            last_word, symbol_end = k, None
+        elif symbol_end == start:  # right after the last one: "❤" and its variation selector are one emoji
+            out[-1] += text[start:end]
+            symbol_end = end
+        else:
+            out.append(text[start:end])
+            symbol_end = end
+    return out
+
+
 def unknown_words(tokenizer: Tokenizer, text: str) -> list[str]:
     """Every word of text (in order, with repeats) that the tokenizer turns, at least in part, into [UNK]."""
-    encoding = tokenizer.encode(text)
-    unk_spans = [span for i, span in zip(encoding.ids, encoding.offsets, strict=True) if i == tokenizer.unk_id]
-    out, j = [], 0
-    for word in _WORD.finditer(text):
-        while j < len(unk_spans) and unk_spans[j][1] <= word.start():
-            j += 1  # [UNK]s before this word
-        if j < len(unk_spans) and unk_spans[j][0] < word.end():
-            out.append(word.group())
-    return out
+    return [piece for piece in unknown_pieces(tokenizer, text) if _WORD.fullmatch(piece)]
 
 
 def oov_rate(tokenizer: Tokenizer, held_out_text: str) -> float:

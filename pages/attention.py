@@ -7,6 +7,7 @@ import streamlit as st
 
 from llm_core.attention_steps import attention_steps, record
 from llm_core.model import Attention
+from llm_core.tokenizers import unknown_pieces
 from pages.common import attention_figures as af
 from pages.common import limits, models, ui, url_state
 from pages.common.attention_cached import (
@@ -99,10 +100,9 @@ if problem is not None:
     ui.show_error(f"{problem} The attention views below need a sentence; the √d_k demo still works.")
 else:
     tokens = encoding.tokens
-    unknown = [cleaned[a:b] for t, (a, b) in zip(tokens, encoding.offsets, strict=True) if t == "[UNK]"]
+    unknown = unknown_pieces(tm.tokenizer, cleaned)
     if unknown:
-        quoted = ", ".join(f"“{af.markdown_literal(w)}”" for w in unknown[:10])
-        st.info(f"Not in {model_label}'s vocabulary, read as [UNK]: {quoted}. "
+        st.info(f"Not in {model_label}'s vocabulary, read as [UNK]: {ui.quoted(unknown)}. "
                 "The model still attends to [UNK] like any other token.", icon=":material/help:")
     labels = af.label_tokens(tokens)
 

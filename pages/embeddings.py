@@ -18,6 +18,7 @@ from llm_core.embeddings import (
     project,
     vocabulary_words,
 )
+from llm_core.tokenizers import unknown_pieces
 from pages.common import attention_figures as af
 from pages.common import embedding_figures as ef
 from pages.common import limits, models, training, ui, url_state
@@ -83,10 +84,10 @@ try:
 except limits.LimitError as why:
     ui.show_error(f"{why} The lookup table needs a sentence; the projections below do not.")
 else:
-    unknown = [cleaned[a:b] for t, (a, b) in zip(encoding.tokens, encoding.offsets, strict=True) if t == "[UNK]"]
+    unknown = unknown_pieces(tm.tokenizer, cleaned)
     if unknown:
-        st.info(f"Not in {model_label}'s vocabulary, so looked up as the row of [UNK]: "
-                f"{', '.join(f'“{af.markdown_literal(w)}”' for w in unknown[:10])}.", icon=":material/help:")
+        st.info(f"Not in {model_label}'s vocabulary, so looked up as the row of [UNK]: {ui.quoted(unknown)}.",
+                icon=":material/help:")
     lookup, table = lookup_figure(model_label, cleaned)
     table_col, fig_col = st.columns([1, 3])
     with table_col:
@@ -124,6 +125,10 @@ if is_minilm:
                  help="input embedding: the rows of MiniLM's lookup table (averaged over a word's pieces); "
                       "sentence embedding: the word alone run through all 6 layers and averaged.")
     problem = limits.WORD_LIST.message(len(parse_words(words_raw)))
+    unplaced = [word for word in parse_words(words_raw) if unknown_pieces(tm.tokenizer, word)]
+    if unplaced and not problem:
+        st.info(f"MiniLM reads {ui.quoted(unplaced)} at least in part as [UNK]: its vocabulary has no token for "
+                "them. Two words made only of [UNK] get one and the same vector (cosine 1).", icon=":material/help:")
     if representation == "sentence embedding":
         st.markdown("Each word is run **alone** through MiniLM and its token vectors averaged: the sentence "
                     "embedding MiniLM was trained to compare by cosine similarity. Switch to *input embedding* "

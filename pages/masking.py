@@ -19,10 +19,10 @@ from llm_core.data import SEQUENCE_TASKS, WORD_CLASSES, solve, word_class
 from llm_core.masks import bidirectional_mask, causal_mask, padding_mask
 from llm_core.model import Attention, Transformer
 from llm_core.pretrain import seq2seq_source
-from llm_core.tokenizers import Tokenizer
+from llm_core.tokenizers import Tokenizer, unknown_pieces
 from pages.common import chips, figures, limits, models, ui, url_state
 from pages.common import masking_cached as cached
-from pages.common.attention_figures import escape, label_tokens, markdown_literal
+from pages.common.attention_figures import escape, label_tokens
 from pages.common.masking_cached import Sentence, attention_view, fill_ins, perturbation, predictions
 
 DEFAULT_TEXT = "the cat eats the fish in the house ."
@@ -137,15 +137,14 @@ def read_sentence(raw: str, what: str) -> Sentence | None:
     if (problem := TOKEN_BOUND.message(n_tokens)) is not None:
         ui.show_error(f"{what}: {problem} Shorten it to at most {TOKEN_BOUND.maximum - 2} words and punctuation marks.")
         return None
-    unknown = [lowered[start:end] for i, (start, end) in zip(encoding.ids, encoding.offsets, strict=True)
-               if i == tokenizer().unk_id]  # words, and symbols or emoji the vocabulary has no token for
+    unknown = unknown_pieces(tokenizer(), lowered)  # words, and symbols or emoji the vocabulary has no token for
     return Sentence(lowered, list(encoding.tokens), list(encoding.ids), unknown)
 
 
 def warn_unknown(sentence: Sentence, what: str) -> None:
     if not sentence.unknown:
         return
-    unknown = ", ".join(f"“{markdown_literal(w)}”" for w in dict.fromkeys(sentence.unknown))
+    unknown = ui.quoted(sentence.unknown)
     vocabulary = tokenizer().vocab
     classes = "; ".join(
         f"**{name}**: {', '.join(w for w in words[:8] if w in vocabulary)}"

@@ -16,7 +16,7 @@ from llm_core.tokenizers import (
     merge_word,
     replay_bpe,
     train_tokenizer,
-    unknown_words,
+    unknown_pieces,
 )
 from pages.common import chips, limits, ui, url_state
 from pages.common.tokenization_cached import (
@@ -31,6 +31,7 @@ from pages.common.tokenization_cached import (
 DEFAULT_TEXT = "Tokenizers split rare words into frequent pieces, like reading and readers."
 TEXT_BOUND = limits.TOKENIZER_TEXT_CHARS
 CORPUS_CHARS = limits.CORPUS_CHARS.maximum
+MAX_LISTED = 30  # unknown pieces named in the warning; the chips show every one
 COMPARE_CHIPS = 120  # chips per tokenizer in the comparison, so five of them fit on a screen or two
 GROWTH_MIN_CHARS = 5_000  # below this, fractions of the corpus are too small to draw a trend
 
@@ -294,12 +295,10 @@ source = "the pretrained model's data" if kind == "minilm" else f"{corpus_label}
 st.caption(f"Vocabulary learned from {source}. Hover a chip for its ID and the characters it covers; "
            "dark chips are special tokens, red ones [UNK].")
 if n_unknown:
-    missing = list(dict.fromkeys(unknown_words(tokenizer, text)))
-    st.warning(f"{n_unknown:,} token(s) are [UNK]: {len(missing):,} word(s) of your text are not in this "
-               "vocabulary (listed below). Subword tokenizers split such words into known pieces instead; "
-               "a character the corpus never contained stays unknown even for them.", icon=":material/help:")
-    if missing:
-        st.text("Not in the vocabulary: " + ", ".join(missing[:40]) + (" …" if len(missing) > 40 else ""))
+    missing = ui.quoted(unknown_pieces(tokenizer, text), limit=MAX_LISTED)
+    st.warning(f"{n_unknown:,} token(s) are [UNK]; this vocabulary has no token for {missing}. Subword "
+               "tokenizers split an unknown word into known pieces instead; a character the corpus never "
+               "contained (an emoji, a rare symbol) stays unknown even for them.", icon=":material/help:")
 
 t1, t2 = st.columns([3, 2], gap="large")
 with t1:
@@ -429,4 +428,4 @@ ui.takeaway(
     "Subword methods (BPE, WordPiece) keep frequent words whole and split rare ones into frequent pieces such "
     "as `s` and `ing`, which is what real models like MiniLM (30,522 WordPiece tokens) do."
 )
-ui.show_code(train_tokenizer, merge_word, replay_bpe, unknown_words)
+ui.show_code(train_tokenizer, merge_word, replay_bpe, unknown_pieces)

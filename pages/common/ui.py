@@ -8,7 +8,7 @@ bottom says what to remember.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 
@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import pyarrow as pa
 import streamlit as st
 
+from pages.common.attention_figures import markdown_literal
 from pages.common.figures import PLOTLY_CONFIG, Figure
 
 CODE_KEY = "show_code"  # the open state of a page's "Show the code" expander, in the session state
@@ -36,6 +37,14 @@ def takeaway(text: str) -> None:
 def show_error(message: str) -> None:
     """A problem the student can fix (too long, empty, busy): what is wrong and what to change."""
     st.error(message, icon=":material/error:")
+
+
+def quoted(items: Iterable[str], limit: int = 10) -> str:
+    """The student's words or symbols listed in a message: each once, quoted, shown as typed (no Markdown
+    from them), the first `limit` of them: “a”, “b” and 3 more."""
+    unique = list(dict.fromkeys(items))
+    shown = ", ".join(f"“{markdown_literal(item)}”" for item in unique[:limit])
+    return shown + (f" and {len(unique) - limit:,} more" if len(unique) > limit else "")
 
 
 def change(difference: int, unit: str) -> dict[str, str]:

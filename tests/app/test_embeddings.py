@@ -230,6 +230,14 @@ def test_emoji_and_cjk_become_unknown_for_a_word_vocabulary(at):
     assert at.dataframe[0].value["token"].tolist() == ["[BOS]", "the", "cat", "[UNK]", "eats", "[UNK]", "fish"]
 
 
+def test_words_minilm_reads_as_unk_are_named(at):
+    at = use(at, "MiniLM")
+    at.text_area(key="words").input("cat, dog, 😀, 👨‍👩‍👧, fish")
+    at = settle(at)
+    notes = [box.value for box in at.info if "[UNK]" in box.value]
+    assert notes and "“😀”, “👨‍👩‍👧”" in notes[0] and "cat" not in notes[0]
+
+
 def test_live_training_trains_a_copy_and_shows_its_table(at, decoder):
     at = use(at, "tiny decoder")
     at.segmented_control(key="dim").set_value(8)

@@ -27,6 +27,7 @@ from llm_core.tokenizers import (
     oov_rate,
     replay_bpe,
     train_tokenizer,
+    unknown_pieces,
     unknown_words,
     vocab_growth,
 )
@@ -207,6 +208,21 @@ def test_unknown_words_become_unk_in_word_level(synthetic):
     # a subword tokenizer trained on the same text spells the new word out of pieces instead
     assert unknown_words(train_tokenizer("char", synthetic), "Zeppelin") == ["Zeppelin"]  # no capitals seen
     assert unknown_words(train_tokenizer("bpe", synthetic, 200), "blackbirds crocodile") == []
+
+
+@pytest.mark.parametrize("kind", ["word", "bpe", "wordpiece"])
+def test_unknown_pieces_name_every_unk_words_emoji_and_symbols_alike(synthetic, kind):
+    tok = train_tokenizer(kind, synthetic, 300)
+    text = "the cat ❤️ eats 👩‍👩‍👧 ‰ near café !"
+    pieces = unknown_pieces(tok, text)
+    assert "❤️" in pieces and "👩‍👩‍👧" in pieces and "‰" in pieces  # whole emoji: joiners and selectors too
+    assert "café" in pieces and "cat" not in pieces  # a word that holds an [UNK] is named whole
+    assert unknown_words(tok, text) == ["café"]  # only the words
+    n_unk = tok.encode(text).ids.count(tok.unk_id)
+    assert len(pieces) <= n_unk  # every piece stands for one [UNK] or more
+    spans = [text[a:b] for i, (a, b) in zip(tok.encode(text).ids, tok.encode(text).offsets, strict=True)
+             if i == tok.unk_id]
+    assert all(any(span in piece for piece in pieces) for span in spans)  # and no [UNK] goes unnamed
 
 
 def test_json_round_trip_keeps_everything(bpe):
