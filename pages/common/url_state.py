@@ -38,7 +38,6 @@ _MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
 _SCOPE = "_url_state_scope"  # the page now running; "" outside every page
 _OWNER = "_url_state_owner"  # key -> the page whose widget holds it now
 _SAVED = "_url_state_saved"  # page -> {key: value}, as the page last showed them
-_RESTORED = "_url_state_restored"  # keys this run's page put back into the link from its memory
 _WRITTEN = "_url_state_written"  # page -> key -> its text in the link as the page's last run left it
 _DRAWN = "_url_state_drawn"  # (keys bound in the last run, keys bound in this one), turned at each page start
 _SHAPE = "_url_state_shape"  # key -> (page, options, bounds) of its widget in the last run
@@ -77,12 +76,10 @@ def _restore_link(scope: str) -> None:
     key from the page's memory, not as a link the student opened.
     """
     owner = st.session_state.get(_OWNER, {})
-    restored = st.session_state[_RESTORED] = set()
     for key, text in st.session_state.get(_WRITTEN, {}).get(scope, {}).items():
         held = owner.get(key) == scope and key in st.session_state
         if text and not held and key not in st.query_params:
             st.query_params[key] = text
-            restored.add(key)
 
 
 def bind(
@@ -112,7 +109,9 @@ def bind(
     owner = st.session_state.setdefault(_OWNER, {})
     saved = st.session_state.setdefault(_SAVED, {}).setdefault(scope, {})
     written = st.session_state.setdefault(_WRITTEN, {}).setdefault(scope, {})
-    from_link = in_link and key in st.query_params and key not in st.session_state.get(_RESTORED, ())
+    # The link counts as one the student opened unless it says what this page last wrote into it: then it is
+    # the page's own memory (put back by `_restore_link`, or left by a widget the page has stopped drawing).
+    from_link = in_link and key in st.query_params and _link_text(key) != written.get(key)
     changed = st.session_state.get(_CHANGED, False)
     if key not in st.session_state or owner.get(key, scope) != scope:  # not set yet, or another page's widget
         if from_link:

@@ -305,6 +305,18 @@ def test_merge_slider_goes_from_characters_to_the_trained_bpe(at, bpe_hf):
     assert len(counts) == len(merges) and counts[0] == expected
 
 
+def test_a_merge_step_left_in_the_link_by_a_vocabulary_without_merges_comes_back_quietly(at):
+    set_state(at)
+    at.button(key="merge_back").click().run()  # k = all merges - 1, written into the link
+    assert at.query_params["merge"] == str(int(at.slider(key="merge").max) - 1)
+    at.select_slider(key="vocab").set_value(30).run()  # the alphabet fills it: no merges, no slider
+    assert not at.slider and not [w.value for w in at.warning if "link" in w.value]
+    at.select_slider(key="vocab").set_value(200).run()  # the page's own old k is too far now
+    assert not [w.value for w in at.warning if "link" in w.value]  # not taken for a link the student opened
+    assert at.slider(key="merge").value == at.slider(key="merge").max  # all merges, as on a fresh vocabulary
+    set_state(at)
+
+
 # --- bad input ------------------------------------------------------------------------------------
 
 
