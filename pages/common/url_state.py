@@ -198,20 +198,26 @@ def _from_url(
         try:
             value = _parse_one(raw, parse, options, min_value, max_value, max_chars)
         except ValueError as why:
+            if multi and len(raw_values) > 1:  # `?pick=cat&pick=zebra&pick=dog`: the others still count
+                st.warning(f"The link gives `{key}` the value “{_literal(_short(raw))}”, but {why}. Leaving it out.")
+                continue
             st.warning(f"The link sets `{key}` to “{_literal(_short(raw))}”, but {why}. "
                        f"Showing {_default_text(key, default)} instead.")
             return default
         if value not in values:  # `?word=cat&word=cat` is one cat: a multiselect refuses a repeated choice
             values.append(value)
+    if not values:
+        return default
     return type(default)(values) if multi else values[0]
 
 
 def _default_text(key: str, default: Any) -> str:
     """How the warning names the default: the value itself when short, else just that it is the default."""
-    shown = repr(default)
-    if isinstance(default, str) and ("\n" in default or len(shown) > 40):
-        return "the default text"
-    return f"`{key}` = {shown}"
+    if isinstance(default, str):
+        return "the default text" if "\n" in default or len(default) > 38 else f"`{key}` = “{_literal(default)}”"
+    if isinstance(default, list | tuple):
+        return f"`{key}` = {', '.join(_literal(_encode(v)) for v in default) or 'nothing'}"
+    return f"`{key}` = {_encode(default)}"
 
 
 def _parse_one(
@@ -231,8 +237,9 @@ def _parse_one(
         for option in options if number is not None else ():
             if isinstance(option, int | float) and not isinstance(option, bool) and option == number:
                 return option
-        shown = ", ".join(_encode(o) for o in options[:8]) + (", ..." if len(options) > 8 else "")
-        raise ValueError(f"it must be one of: {shown}")
+        shown = ", ".join(_literal(_encode(o)) for o in options[:8])
+        more = f" (or {len(options) - 8:,} more)" if len(options) > 8 else ""
+        raise ValueError(f"it must be one of: {shown}{more}")
     if max_chars is not None and len(raw) > max_chars:
         raise ValueError(f"that is {len(raw):,} characters and the limit is {max_chars:,}")
     try:
@@ -300,7 +307,9 @@ def _link_text(key: str) -> list[str]:
 def _caster(default: Any) -> Callable[[str], Any]:
     if isinstance(default, bool):
         return _parse_bool
-    if isinstance(default, int | float | str):
+    if isinstance(default, int):
+        return _parse_int
+    if isinstance(default, float | str):
         return type(default)
     raise TypeError(f"give a cast for a default of type {type(default).__name__}")
 
@@ -315,6 +324,20 @@ def _parse_bool(raw: str) -> bool:
 
 
 _parse_bool.__name__ = "bool"
+
+
+def _parse_int(raw: str) -> int:
+    """A whole number, however it is written: "120", "120.0", "1.2e2"."""
+    try:
+        return int(raw)
+    except ValueError:
+        number = float(raw)  # raises ValueError for text that is no number at all
+        if not number.is_integer():
+            raise ValueError(raw) from None
+        return int(number)
+
+
+_parse_int.__name__ = "int"
 
 
 def _encode(value: Any) -> str:

@@ -132,6 +132,23 @@ def test_a_number_in_a_link_may_be_written_any_way(lr, batch):
     assert (at.select_slider(key="lr").value, at.select_slider(key="batch").value) == (float(lr), int(float(batch)))
 
 
+def test_a_whole_number_may_be_written_as_a_decimal_but_a_fraction_is_refused():
+    at = run(layer="3.0")
+    assert at.slider(key="layer").value == 3 and not at.warning
+    at = run(layer="3.5")
+    assert at.slider(key="layer").value == 0 and "whole number" in at.warning[0].value
+
+
+def test_one_bad_value_of_a_multi_value_key_is_left_out_and_the_others_stay():
+    at = run(words=["dog", "cow", "fish"])
+    assert at.multiselect(key="words").value == ["dog", "fish"] and not at.exception
+    [warning] = at.warning
+    assert "“cow”" in warning.value and "one of: cat, dog, fish" in warning.value and "Leaving it out" in warning.value
+    assert at.query_params["words"] == ["dog", "fish"]
+    at = run(words="cow")  # nothing good left: the default, named as a student reads it
+    assert at.multiselect(key="words").value == ["cat"] and "Showing `words` = cat instead" in at.warning[0].value
+
+
 def test_a_long_default_text_is_not_printed_in_the_warning():
     at = AppTest.from_function(numbers_page)
     at.query_params.update(notes="x" * 61, batch="12")
