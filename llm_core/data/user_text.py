@@ -74,7 +74,8 @@ def read_user_text(data: bytes | str, max_chars: int, max_bytes: int | None = No
     Bounds are checked on what the user gave (the upload's bytes, then its characters), before
     any expensive work; max_bytes defaults to 4 bytes per allowed character, UTF-8's worst case.
     """
-    if isinstance(data, bytes | bytearray):
+    uploaded = isinstance(data, bytes | bytearray)
+    if uploaded:
         max_bytes = 4 * max_chars if max_bytes is None else max_bytes
         if len(data) > max_bytes:
             raise UserTextError(f"the file is {len(data):,} bytes; the limit is {max_bytes:,}")
@@ -83,7 +84,8 @@ def read_user_text(data: bytes | str, max_chars: int, max_bytes: int | None = No
         raise UserTextError(f"text is {len(data):,} characters; the limit is {max_chars:,}")
     text = clean_text(data)
     if not text:
-        raise UserTextError("text is empty; type or upload some text")
+        raise UserTextError("the file is empty: it holds no text" if uploaded else "text is empty; type some text")
     if not text.strip():
-        raise UserTextError("text contains only whitespace; type or upload some words")
+        raise UserTextError("the file contains only whitespace" if uploaded else
+                            "text contains only whitespace; type some words")
     return text

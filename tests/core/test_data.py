@@ -298,9 +298,10 @@ def test_user_text_bounds_name_the_limit_and_the_value():
         (b"caf\xe9 au lait", "not valid UTF-8: byte 0xe9 at position 3"),
         (b"ok \xc3", "not valid UTF-8"),
         ("hi".encode("utf-32"), "UTF-32"),
-        (b"", "empty"),
-        ("", "empty"),
-        (" \n\t  ", "only whitespace"),
+        (b"", "the file is empty"),
+        (b" \n ", "the file contains only whitespace"),
+        ("", "text is empty; type some text"),  # a box, which has no upload beside it
+        (" \n\t  ", "only whitespace; type some words"),
         ("\x01\x02", "empty"),
     ],
 )
