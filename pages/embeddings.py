@@ -175,7 +175,8 @@ for col, (trained, title) in zip(st.columns(len(plots)) if plots else [], plots,
                   help="For each word, the share of its 5 nearest neighbours (by cosine) that have its class.")
         if table is not None:
             st.markdown(f"**Nearest neighbours of “{af.markdown_literal(query_word)}”** by cosine similarity")
-            ui.table(table, key=f"neighbours_{'after' if trained else 'before'}", width="stretch")
+            ui.table(table, key=f"neighbours_{'after' if trained else 'before'}", width="stretch",
+                     column_config={"cosine": st.column_config.NumberColumn(format="%.3f")})
 st.caption(
     "Cosine similarity compares directions: 1 means the same direction, 0 unrelated, −1 opposite. Agreement of a "
     "random table is about the share of the largest classes; a trained one scores far higher. "

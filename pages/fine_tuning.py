@@ -33,6 +33,7 @@ SECTIONS = {
 LR_CHOICES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]
 BATCH_CHOICES = [4, 8, 16, 32, 64]
 LABEL_CHOICES = [8, 16, 32, 64, 128, 256, 512]
+SHOWN_QUESTIONS = 12  # held-out questions answered in the table, before and after tuning
 BETA_CHOICES = [0.05, 0.1, 0.2, 0.5, 1.0]
 IMITATE_CHOICES = [0.0, 0.25, 0.5, 1.0, 2.0]
 STEPS = limits.Bound(10, min(400, limits.TRAIN_STEPS.maximum), "Training for {value:,} steps was asked for")
@@ -372,7 +373,7 @@ def instruct_section() -> None:
         max_seconds=settings["seconds"], button_label="Instruction-tune", problem=settings_problem(settings),
     )  # fmt: skip
     before = base_exact_match()
-    shown = val_pairs[:12]
+    shown = val_pairs[:SHOWN_QUESTIONS]
     before_answers = base_answers(tuple(p.instruction for p in shown))
     trained = run is not None and not run.running and run.result is not None
     if trained:
@@ -388,7 +389,10 @@ def instruct_section() -> None:
     if trained:
         table["after"] = after_answers
         table["right?"] = ["✔" if x.strip() == p.answer else "✘" for x, p in zip(after_answers, shown, strict=True)]
-    ui.table(table, width="stretch", height="content")  # every held-out question, at any font size
+    if len(shown) < len(val_pairs):
+        st.caption(f"The first {len(shown)} of the {len(val_pairs)} held-out questions; the exact-match rates "
+                   f"above count all {len(val_pairs)}.")
+    ui.table(table, width="stretch", height="content")  # every row shown, at any font size
     if not trained:
         st.caption("Train to fill in the answers after instruction tuning.")
 
@@ -471,7 +475,7 @@ def preference_section() -> None:
         wins_before = sum(s.preference > 0.5 for s in before)
         wins_after = sum(s.preference > 0.5 for s in after)
         a, b, c = st.columns(3)
-        a.metric("Reward margin on held-out pairs, before", "0.000")
+        a.metric("Reward margin, before", "0.000", help="The mean reward margin over the held-out pairs")
         b.metric("after preference tuning", f"{sum(margins) / len(margins):+.3f}")
         c.metric("Held-out pairs ranked right", f"{wins_after} of {len(after)}",
                  **ui.change(wins_after - wins_before, "vs before"))  # fmt: skip

@@ -248,7 +248,8 @@ with right:
         if "_tok_own" in st.session_state:
             corpus_key, corpus, corpus_label = st.session_state["_tok_own"]
             if own is None:  # a refused corpus, or a file the browser no longer holds (it cannot keep uploads)
-                st.caption(f"Still using the last corpus that worked: {corpus_label}, {len(corpus):,} characters.")
+                st.caption(f"Still using the last corpus that worked: {corpus_label}, "
+                           f"{ui.counted(len(corpus), 'character')}.")
         else:
             st.info("Upload a file or paste some text to train on it; until then the tokenizers learn from the "
                     "real English prose.", icon=":material/upload_file:")
@@ -269,7 +270,7 @@ with c3:
     mode = st.radio("Special tokens", list(SPECIAL_MODES), key="specials", format_func=SPECIAL_MODES.get)
 
 try:
-    with st.spinner(f"Training tokenizers on {corpus_label} ({len(corpus):,} characters)…"):
+    with st.spinner(f"Training tokenizers on {corpus_label} ({ui.counted(len(corpus), 'character')})…"):
         tokenizers = {k: tokenizer_for(k, vocab_size, corpus_key, corpus) for k in TOKENIZERS}
 except ValueError as problem:  # a corpus the trainers cannot use
     ui.show_error(f"The tokenizers could not be trained on this corpus: {problem}.")
@@ -291,7 +292,8 @@ m4.metric("[UNK] tokens", f"{n_unknown:,}")
 m5.metric("Vocabulary size", f"{tokenizer.vocab_size:,}")
 draw_chips([chips_of(encoding, tokenizer, text)], key="tok_chips")
 st.markdown(KIND_NOTES[kind])
-source = "the pretrained model's data" if kind == "minilm" else f"{corpus_label} ({len(corpus):,} characters)"
+size = ui.counted(len(corpus), "character")
+source = "the pretrained model's data" if kind == "minilm" else f"{corpus_label} ({size})"
 st.caption(f"Vocabulary learned from {source}. Hover a chip for its ID and the characters it covers; "
            "dark chips are special tokens, red ones [UNK].")
 if n_unknown:
@@ -328,6 +330,8 @@ ui.table(
       "[UNK] tokens": sum(i == tokenizers[k].unk_id for i in e.ids)}
      for k, e in encodings.items()],
     key="tok_compare",
+    column_config={"vocabulary size": st.column_config.NumberColumn(format="localized"),
+                   "characters per token": st.column_config.NumberColumn(format="%.2f")},
 )  # fmt: skip
 draw_chips(
     [chips_of(e, tokenizers[k], text, label=f"{TOKENIZERS[k]}\n{len(e):,} tokens") for k, e in encodings.items()],
@@ -342,7 +346,7 @@ n_merges = len(merges)
 alphabet = bpe.vocab_size - n_merges - len(SPECIAL_TOKENS)
 st.markdown(
     f"The BPE above was trained on {corpus_label} with a budget of {vocab_size:,} tokens: "
-    f"{len(SPECIAL_TOKENS)} special tokens, an alphabet of {alphabet:,} characters, and "
+    f"{len(SPECIAL_TOKENS)} special tokens, an alphabet of {ui.counted(alphabet, 'character')}, and "
     f"**{n_merges:,} merges**. Replaying only the first *k* merges shows how the text is cut at each stage "
     "of training: at 0 every character is a token; with all of them it is exactly the trained tokenizer."
 )
@@ -374,7 +378,7 @@ else:
         left_piece, right_piece = (chips.visible(p) for p in merges[k - 1])
         st.code(
             f"merge {k:,}: {left_piece!r} + {right_piece!r} -> {chips.visible(newest)!r}\n"
-            f"the pair occurred {counts[k - 1]:,} times in the corpus when it was merged\n"
+            f"the pair occurred {ui.counted(counts[k - 1], 'time')} in the corpus when it was merged\n"
             f"your text: {len(replay):,} tokens; outlined chips hold the new token",
             language=None, wrap_lines=True,
         )
@@ -387,7 +391,7 @@ else:
 # ---- vocabulary size vs corpus size ----
 st.header("Vocabulary size grows with the corpus")
 if len(corpus) < GROWTH_MIN_CHARS:
-    st.info(f"This corpus has {len(corpus):,} characters; the growth chart needs at least "
+    st.info(f"This corpus has {ui.counted(len(corpus), 'character')}; the growth chart needs at least "
             f"{GROWTH_MIN_CHARS:,}. Choose a built-in corpus or give a longer text.")
 else:
     vocab_fig, oov_fig = growth_figures(vocab_size, corpus_key, corpus)

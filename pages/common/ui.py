@@ -47,6 +47,11 @@ def quoted(items: Iterable[str], limit: int = 10) -> str:
     return shown + (f" and {len(unique) - limit:,} more" if len(unique) > limit else "")
 
 
+def counted(n: int, noun: str) -> str:
+    """"1 character", "2,000 characters": a count with its noun, singular for one."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def change(difference: int, unit: str) -> dict[str, str]:
     """The delta of an `st.metric`: green and up for a gain, red and down for a loss, grey and flat for none.
 
