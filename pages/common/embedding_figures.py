@@ -28,6 +28,7 @@ SYMBOLS_3D = ["circle", "diamond", "square", "cross"]
 PALETTE = [*OKABE_ITO[:6], "#b8a300", OKABE_ITO[7]]
 RING = "#000000"  # ring around the neighbours, like the star of the searched word
 LABEL_ALL_BELOW = 70  # with fewer points every word is written beside its dot
+LEGEND_PX = 220  # the class legend's margin: 16 entries in two columns, as half a 1280 screen has room for
 
 
 def class_style(cls: str, three_d: bool = False) -> tuple[str, str]:
@@ -89,16 +90,20 @@ def projection(
                        "symbol": "star" if not three_d else "diamond", "line": {"width": 2, "color": "white"}},
         })  # fmt: skip
     # Below the plot, so that two plots side by side keep their width for the points.
-    legend = {"title": {"text": "word class "}, "itemsizing": "constant", "orientation": "h", "yanchor": "top",
-              "y": -0.14, "x": 0, "font": {"size": FONT_SIZE - 3}}  # fmt: skip
+    # At the figure's foot, in a margin of its own (below the x axis's title, not over it); entries of one width
+    # line up in columns.
+    legend = {"title": {"text": "word class", "side": "top"}, "itemsizing": "constant", "orientation": "h",
+              "xref": "container", "x": 0, "yref": "container", "yanchor": "bottom", "y": 0,
+              "font": {"size": FONT_SIZE - 3}, "entrywidth": 0.5, "entrywidthmode": "fraction"}  # fmt: skip
+    margin = {"l": 10, "r": 10, "t": TITLED_TOP, "b": LEGEND_PX}
     if not three_d:
-        return figure(traces, title=title, x_title=axis_names[0], y_title=axis_names[1], height=height,
-                      legend=legend)  # fmt: skip
+        return figure(traces, title=title, x_title=axis_names[0], y_title=axis_names[1], height=height + LEGEND_PX,
+                      legend=legend, margin=margin)  # fmt: skip
     # Coordinates of a projection mean nothing on their own: no tick numbers, just the cloud, turnable.
     axes = {
         f"{name}axis": {"showticklabels": False, "title": {"font": {"size": FONT_SIZE - 4}, "text": text}}
         for name, text in zip("xyz", axis_names, strict=True)
     }
     scene = {**axes, "aspectmode": "cube", "camera": {"eye": {"x": 1.35, "y": 1.35, "z": 0.9}}}
-    return figure(traces, title=title, height=height, scene=scene, legend=legend,
-                  margin={"l": 0, "r": 0, "t": TITLED_TOP, "b": 0})  # fmt: skip
+    return figure(traces, title=title, height=height + LEGEND_PX, scene=scene, legend=legend,
+                  margin={**margin, "l": 0, "r": 0})  # fmt: skip
