@@ -59,12 +59,14 @@ sections = {
     "Families of models": course.LESSONS[5:8],
     "Training and using them": course.LESSONS[8:11],
 }
-for column, (section, lessons) in zip(st.columns(len(sections)), sections.items(), strict=True):
+# Two columns, the second holding two sections: wide enough for the longest page name at 1280 px.
+for column, names in zip(st.columns(2, gap="large"), (list(sections)[:1], list(sections)[1:]), strict=True):
     with column:
-        st.subheader(section)
-        for lesson in lessons:
-            st.page_link(course.page_of(lesson), label=f"**{lesson.label}**")
-            st.markdown(lesson.summary)
+        for name in names:
+            st.subheader(name)
+            for lesson in sections[name]:
+                st.page_link(course.page_of(lesson), label=f"**{lesson.label}**")
+                st.markdown(lesson.summary)
 
 st.header("Where the models run")
 st.markdown(f"This server runs every model on **{models.device_in_use()}**.")
