@@ -345,10 +345,7 @@ def log_dot_chart(
          "font": {"size": FONT_SIZE - 2, "color": "#555555"}}
         for r in rows if values[r] is None
     ]  # fmt: skip
-    decades = range(math.ceil(span[0]), math.floor(span[1]) + 1)
-    every = 1 if len(decades) <= MAX_DECADE_LABELS else 2
-    ticks = {"tickmode": "array", "tickvals": [10.0**d for d in decades],
-             "ticktext": [short_number(10.0**d) if i % every == 0 else "" for i, d in enumerate(decades)]}  # fmt: skip
+    ticks = log_ticks(10 ** span[0], 10 ** span[1])
     legend = len(traces) > 1
     return figure(
         traces, title=title, x_title=x_title, height=height or int(190 + 46 * len(rows)),
@@ -359,6 +356,23 @@ def log_dot_chart(
         margin={"l": 10, "r": 10, "t": TITLED_TOP, "b": 70 if legend else 10},
         legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0, "x": 0, "xanchor": "left"},
     )  # fmt: skip
+
+
+def log_ticks(low: float, high: float) -> dict:
+    """Labelled ticks ("100", "1K", "10K") of a log axis that runs from `low` to `high` (> 0).
+
+    Every power of ten gets a tick and its grid line; over more than `MAX_DECADE_LABELS` of them only
+    every second one is labelled. A range under two decades also gets 2 and 5 times each power of ten,
+    so that it still shows several labels.
+    """
+    if math.log10(high / low) < 2:
+        exponents = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+        ticks = [t for e in exponents for m in (1, 2, 5) if low <= (t := m * 10.0**e) <= high]
+        return {"tickmode": "array", "tickvals": ticks, "ticktext": [short_number(t) for t in ticks]}
+    decades = range(math.ceil(math.log10(low)), math.floor(math.log10(high)) + 1)
+    every = 1 if len(decades) <= MAX_DECADE_LABELS else 2
+    return {"tickmode": "array", "tickvals": [10.0**d for d in decades],
+            "ticktext": [short_number(10.0**d) if i % every == 0 else "" for i, d in enumerate(decades)]}
 
 
 def short_number(value: float) -> str:

@@ -49,6 +49,11 @@ def merge_history(vocab_size: int, corpus_key: str, _corpus: str) -> tuple[list[
     return merges, merge_counts(tokenizer, _corpus, merges)
 
 
+def ticks_over(values) -> dict:
+    """Log-axis ticks over the range of `values`, with room around it."""
+    return figures.log_ticks(min(values) / 1.5, max(values) * 1.5)
+
+
 @st.cache_resource(max_entries=16, show_spinner="Training tokenizers on growing parts of the corpus…")
 def growth_figures(vocab_size: int, corpus_key: str, _corpus: str) -> tuple[figures.Figure, figures.Figure]:
     """Vocabulary size and held-out [UNK] rate against corpus size, for word, character and BPE."""
@@ -56,13 +61,14 @@ def growth_figures(vocab_size: int, corpus_key: str, _corpus: str) -> tuple[figu
     names = {"word": "word-level", "char": "character", "bpe": f"BPE ({vocab_size:,} budget)"}
     words = sorted(table["words"].unique())
     by_kind = {names[k]: table[table["kind"] == k].sort_values("words") for k in names}
-    common = {
-        "x_title": "words of training text", "log_x": True, "xaxis": {"dtick": 1},
-        "legend": {"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0},
+    common = {  # the legend at the figure's foot, in a margin of its own below the x axis's title
+        "x_title": "words of training text", "log_x": True, "xaxis": ticks_over(words),
+        "legend": {"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0},
+        "margin": {"l": 10, "r": 10, "t": figures.TITLED_TOP, "b": 60},
     }  # fmt: skip
     vocab_fig = figures.line_chart(
         words, {n: list(d["vocab_size"]) for n, d in by_kind.items()}, "Vocabulary needed",
-        y_title="vocabulary size", log_y=True, decimals=0, yaxis={"dtick": 1}, **common,
+        y_title="vocabulary size", log_y=True, decimals=0, yaxis=ticks_over(table["vocab_size"]), **common,
     )
     oov_fig = figures.line_chart(
         words, {n: list(100 * d["oov_rate"]) for n, d in by_kind.items()}, "Unknown words in held-out text",
@@ -83,7 +89,7 @@ def merge_count_figure(vocab_size: int, corpus_key: str, _corpus: str, k: int) -
     return figures.line_chart(
         list(range(1, len(counts) + 1)), {"pair count": counts}, "How often each merged pair occurred",
         x_title="merge number", y_title="occurrences in the corpus", log_y=True, decimals=0,
-        yaxis={"dtick": 1},  # powers of ten only: readable from afar
+        yaxis=ticks_over(counts),
         shapes=[figures.vline(k, width=2, dash="dash", color=figures.OKABE_ITO[5])] if k > 0 else [],
     )
 

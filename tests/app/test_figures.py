@@ -116,6 +116,12 @@ def test_log_dot_chart_has_a_grid_line_per_power_of_ten_and_labels_that_do_not_t
     assert axis["ticktext"] == ["100K", "", "10M", "", "1B", "", "100B", "", "10T"]
 
 
+def test_a_narrow_log_axis_still_gets_several_labels():
+    assert figures.log_ticks(30, 800)["ticktext"] == ["50", "100", "200", "500"]  # not just "100"
+    wide = figures.log_ticks(0.5, 50_000)
+    assert wide["tickvals"] == [1.0, 10.0, 100.0, 1e3, 1e4] and wide["ticktext"] == ["1", "10", "100", "1K", "10K"]
+
+
 def test_short_number_reads_like_a_paper():
     assert [figures.short_number(n) for n in (117e6, 1.5e9, 175e9, 1.78e12, 950)] == [
         "117M", "1.5B", "175B", "1.78T", "950"]
