@@ -298,7 +298,7 @@ st.caption(f"Vocabulary learned from {source}. Hover a chip for its ID and the c
            "dark chips are special tokens, red ones [UNK].")
 if n_unknown:
     missing = ui.quoted(unknown_pieces(tokenizer, text), limit=MAX_LISTED)
-    st.warning(f"{n_unknown:,} token(s) are [UNK]; this vocabulary has no token for {missing}. Subword "
+    st.warning(f"{n_unknown:,} token(s) are [UNK]: this vocabulary cannot spell {missing} from its tokens. Subword "
                "tokenizers split an unknown word into known pieces instead; a character the corpus never "
                "contained (an emoji, a rare symbol) stays unknown even for them.", icon=":material/help:")
 
