@@ -19,6 +19,7 @@ from llm_core.tokenizers import (
     unknown_pieces,
 )
 from pages.common import chips, limits, ui, url_state
+from pages.common.attention_figures import markdown_literal
 from pages.common.tokenization_cached import (
     builtin_corpus,
     growth_figures,
@@ -384,9 +385,9 @@ else:
         )
     fig = merge_count_figure(vocab_size, corpus_key, corpus, k)
     ui.plot(fig, key="tok_merge_counts")
-    st.caption("The first merges join the most frequent pairs: a space and a common first letter (`▁` + `t`), "
-               "`h` + `e`. Later merges join rarer and rarer pairs, building whole words and endings. The dashed "
-               "line marks k.")
+    first = ", ".join(f"“{markdown_literal(a)}” + “{markdown_literal(b)}”" for a, b in merges[:3])
+    st.caption(f"The first merges join the most frequent pairs of this corpus ({first}); later merges join "
+               "rarer and rarer pairs, building whole words and endings. The dashed line marks k.")
 
 # ---- vocabulary size vs corpus size ----
 st.header("Vocabulary size grows with the corpus")
@@ -405,8 +406,10 @@ else:
         "A word-level vocabulary keeps every new word it meets, so it grows with the text (log axes: a "
         "straight line is a power law) and still misses words it has not seen. The character vocabulary "
         "stops at the alphabet and BPE at its budget (on a small corpus BPE can hold more entries than there "
-        "are words, since it keeps every intermediate piece). Both spell any word made of known characters, "
-        "so their unknown-word lines lie on top of each other near zero."
+        "are words, since it keeps every intermediate piece). The character vocabulary holds every character "
+        "it has seen, so only a character the training text never contained becomes [UNK]. BPE spells words "
+        "from the same characters as long as its budget has room for all of them; with a very small "
+        "vocabulary (try 30) rare characters fall out and its unknown-word line rises."
     )
 
 # ---- the vocabulary itself ----

@@ -303,6 +303,8 @@ def test_merge_slider_goes_from_characters_to_the_trained_bpe(at, bpe_hf):
     at.slider(key="merge").set_value(len(merges)).run()
     counts = decode(spec(at, "tok_merge_counts")["data"][0]["y"])
     assert len(counts) == len(merges) and counts[0] == expected
+    captions = [c.value.replace("\\", "") for c in at.caption]  # Markdown, as it reads on screen
+    assert any(f"most frequent pairs of this corpus (“{first[0]}” + “{first[1]}”," in c for c in captions)
 
 
 def test_a_merge_step_left_in_the_link_by_a_vocabulary_without_merges_comes_back_quietly(at):
