@@ -240,6 +240,9 @@ with right:
             if upload is not None:
                 own = (limits.check_corpus(limits.read_upload(upload.getvalue(), max_chars=CORPUS_CHARS)),
                        "your uploaded file")
+                if pasted.strip():
+                    st.caption("The uploaded file is used, not the pasted text: remove the file (×) to train on "
+                               "the text instead.")
             elif pasted.strip():
                 own = (limits.check_corpus(limits.check_text(pasted, CORPUS_CHARS)), "your pasted text")
         except limits.LimitError as problem:

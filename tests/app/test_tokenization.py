@@ -410,8 +410,12 @@ def test_uploads_are_checked_and_a_bad_one_keeps_the_last_good_corpus(at):
         assert any("last corpus that worked" in c.value for c in at.caption)
         assert vocabulary_sizes(at) == vocab_sizes
 
-    at.file_uploader(key="corpus_upload").set_value(None)
+    at.file_uploader(key="corpus_upload").set_value(("animals.txt", corpus.encode(), "text/plain"))
     at.text_area(key="corpus_paste").set_value("red blue green red blue red")
+    at.run()  # both given: the file counts, and the page says so
+    assert vocabulary_sizes(at) == vocab_sizes
+    assert any("The uploaded file is used, not the pasted text" in c.value for c in at.caption)
+    at.file_uploader(key="corpus_upload").set_value(None)
     at.run()
     assert not at.error
     assert vocabulary_sizes(at)["Word-level"] == 7 + 3
