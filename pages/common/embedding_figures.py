@@ -104,6 +104,6 @@ def projection(
         f"{name}axis": {"showticklabels": False, "title": {"font": {"size": FONT_SIZE - 4}, "text": text}}
         for name, text in zip("xyz", axis_names, strict=True)
     }
-    scene = {**axes, "aspectmode": "cube", "camera": {"eye": {"x": 1.35, "y": 1.35, "z": 0.9}}}
+    scene = {**axes, "aspectmode": "cube", "camera": {"eye": {"x": 1.6, "y": 1.6, "z": 1.0}}}
     return figure(traces, title=title, height=height + LEGEND_PX, scene=scene, legend=legend,
                   margin={**margin, "l": 0, "r": 0})  # fmt: skip
