@@ -213,7 +213,8 @@ with right:
     )
     if corpus_choice == "own":
         upload = st.file_uploader(
-            f"Upload a plain-text file (UTF-8, at most {CORPUS_CHARS:,} characters)",
+            f"Upload a plain-text file (UTF-8, at most {CORPUS_CHARS:,} characters and "
+            f"{limits.UPLOAD_BYTES.maximum / 1e6:g} MB)",
             type=["txt", "md", "csv", "text"], key="corpus_upload",
         )
         url_state.bind("corpus_paste", default="", in_link=False)  # kept when the student leaves the page
