@@ -54,7 +54,7 @@ def projection(
     """A scatter of projected word vectors (N, 2) or (N, 3), one legend entry per word class."""
     three_d = points.shape[1] == 3
     label_all = len(words) < LABEL_ALL_BELOW
-    marked = set(neighbours) | ({query} if query else set())
+    marked = set(neighbours)  # labelled even when not every word is; the query gets its own bold label
     kind = "scatter3d" if three_d else "scatter"
 
     def at(rows: list[int]) -> dict:  # the coordinates of some points
@@ -65,7 +65,7 @@ def projection(
     for cls in [c for c in CLASS_ORDER if c in set(classes)]:
         rows = [i for i, c in enumerate(classes) if c == cls]
         colour, symbol = class_style(cls, three_d)
-        shown = [escape(words[i]) if label_all or words[i] in marked else "" for i in rows]
+        shown = [escape(words[i]) if (label_all or words[i] in marked) and words[i] != query else "" for i in rows]
         traces.append({
             "type": kind, **at(rows), "name": cls, "mode": "markers+text", "text": shown,
             "textposition": "top center", "customdata": [[escape(words[i]), cls] for i in rows],

@@ -143,6 +143,8 @@ def test_three_d_t_sne_and_the_neighbours_are_marked(at):
     assert all(xyz.shape == (3,) for _, xyz in shown.values())
     names = [t["name"] for t in spec["data"]]
     assert "nearest neighbours" in names and "“apple”" in names
+    labels = [text for t in spec["data"] if t["name"] not in ("nearest neighbours", "“apple”") for text in t["text"]]
+    assert "apple" not in labels and sum(bool(text) for text in labels) == 8  # the 8 neighbours; apple: once, bold
     assert at.query_params.get("method") == "t-SNE" and at.query_params.get("dims") == "3"
 
 
