@@ -60,10 +60,11 @@ model_label = url_state.bind("model", default=choices[0], options=choices)
 text = url_state.bind("text", default=DEFAULT_TEXT, max_chars=limits.TEXT_CHARS.maximum)
 left, right = st.columns([1, 3])
 with left:
-    st.selectbox("Model", choices, key="model", help="; ".join(f"{k}: {v}" for k, v in models.DESCRIPTIONS.items()))
+    st.selectbox("Model", choices, key="model", help="; ".join(f"{k}: {v}" for k, v in models.DESCRIPTIONS.items()),
+                 on_change=url_state.forget, args=("token",))  # other tokens: the query starts again
 with right:
-    st.text_input("Sentence", key="text", max_chars=limits.TEXT_CHARS.maximum,
-                  help=f"At most {limits.SENTENCE_TOKENS.maximum} tokens, special tokens included.")
+    st.text_input("Sentence", key="text", max_chars=limits.TEXT_CHARS.maximum, on_change=url_state.forget,
+                  args=("token",), help=f"At most {limits.SENTENCE_TOKENS.maximum} tokens, special tokens included.")
 tm = models.text_model(model_label)
 config = tm.config
 st.caption(f"**{model_label}**: {models.DESCRIPTIONS[model_label]}. Width C = {config.n_embd}, so each of the "
@@ -117,10 +118,7 @@ st.markdown(
 step = url_state.bind("step", default=STEPS[0], options=STEPS)
 
 
-def move(delta: int) -> None:
-    st.session_state["step"] = STEPS[(STEPS.index(st.session_state["step"]) + delta) % len(STEPS)]
-
-
+move = ui.stepper("step", STEPS, wrap=True)
 b1, b2, b3 = st.columns([10, 1, 1], vertical_alignment="center")  # arrows: the steps' names need the room
 with b1:
     st.segmented_control("Step", STEPS, key="step", required=True, label_visibility="collapsed")
@@ -232,10 +230,13 @@ else:
                    f"the hidden tokens took {hidden_share[layer, head].mean():.0%} of the weight on average.")
 
     # The query token by its position in the sentence, so that hiding special tokens keeps it. Start from a
-    # token with something to look back at: a pronoun if there is one, else the last token shown.
+    # token with something to look back at: a pronoun if there is one, else the last word shown. A new
+    # sentence or model starts from its own default (their widgets forget the token).
     positions = [int(i) for i in keep]
     pronouns = [i for i in positions if tokens[i] in ("it", "they", "he", "she")]
-    first_query = pronouns[0] if pronouns else positions[-1]
+    words = [i for i in positions if tokens[i] not in models.STRUCTURAL_TOKENS and any(c.isalnum() for c in tokens[i])]
+    words = words or positions
+    first_query = pronouns[0] if pronouns else words[-1]
     query = url_state.bind("token", default=first_query, options=positions)  # one of this sentence's tokens
     big, lines = st.columns([3, 2])
     with big:

@@ -177,10 +177,6 @@ def clean_widget_text(key: str) -> bool:
     return cleaned != unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def step_merge(delta: int, n_merges: int) -> None:
-    st.session_state["merge"] = min(max(st.session_state.get("merge", 0) + delta, 0), n_merges)
-
-
 # --- the page ------------------------------------------------------------------------------------
 
 
@@ -367,11 +363,12 @@ else:
     st.session_state["_tok_merge_max"] = n_merges
     url_state.bind("merge", default=n_merges, min_value=0, max_value=n_merges)
     b1, b2, b3 = st.columns([1.4, 7, 1.4], vertical_alignment="bottom")
-    b1.button("◀ −1", key="merge_back", on_click=step_merge, args=(-1, n_merges), width="stretch",
+    step_merge = ui.stepper("merge", range(n_merges + 1))
+    b1.button("◀ −1", key="merge_back", on_click=step_merge, args=(-1,), width="stretch",
               help="Undo the last merge")
     with b2:
         k = st.slider("Merges applied (k)", 0, n_merges, key="merge")
-    b3.button("+1 ▶", key="merge_next", on_click=step_merge, args=(1, n_merges), width="stretch",
+    b3.button("+1 ▶", key="merge_next", on_click=step_merge, args=(1,), width="stretch",
               help="Apply the next merge")
 
     replay = replay_bpe(bpe, text, k, merges)

@@ -39,6 +39,33 @@ def show_error(message: str) -> None:
     st.error(message, icon=":material/error:")
 
 
+_STEPS = "_ui_steps"  # widget key -> (the value a ◀/▶ click found, the value it set)
+
+
+def stepper(key: str, choices: Sequence, *, wrap: bool = False) -> Callable[[int], None]:
+    """The `on_click` of ◀/▶ buttons (args=(-1,) and (1,)) that move widget `key` along `choices`: around at the
+    ends with `wrap`, else stopping there. Call it on every run, before the buttons.
+
+    The browser sends each click with the value its widget shows. Clicked again before the last click's run has
+    come back, it still shows the value from before that click, and taken as it is the second click would only
+    redo the first. So a click that finds the value the last click started from goes on from where that click
+    went. Once the widget shows something else (the student chose it), the last click is forgotten.
+    """
+    steps = st.session_state.setdefault(_STEPS, {})
+    if key in steps and st.session_state.get(key) != steps[key][1]:
+        del steps[key]
+
+    def move(delta: int) -> None:
+        found = st.session_state[key]
+        start = steps[key][1] if key in steps and found == steps[key][0] else found
+        i = list(choices).index(start) + delta
+        i = i % len(choices) if wrap else min(max(i, 0), len(choices) - 1)
+        steps[key] = (found, choices[i])
+        st.session_state[key] = choices[i]
+
+    return move
+
+
 def quoted(items: Iterable[str], limit: int = 10) -> str:
     """The student's words or symbols listed in a message: each once, quoted, shown as typed (no Markdown
     from them), the first `limit` of them: “a”, “b” and 3 more."""

@@ -276,7 +276,7 @@ def test_tiny_models_show_their_own_attention(at, name):
         assert np.isnan(z(chart(at, "step_fig_a"))[np.triu_indices(len(ids), 1)]).all()  # drawn as −∞
 
 
-def test_the_chosen_token_survives_a_new_sentence_and_hiding_special_tokens(at):
+def test_the_chosen_token_survives_hiding_special_tokens_and_a_new_sentence_starts_from_its_own(at):
     at = set_view(at, model="MiniLM", token=8)
     assert chart(at, "token_lines")["layout"]["title"]["text"] == "Where “eats” looks"
     at.toggle(key="hide_special").set_value(True).run()  # [CLS] and [SEP] go: "eats" is still token 8
@@ -288,6 +288,24 @@ def test_the_chosen_token_survives_a_new_sentence_and_hiding_special_tokens(at):
     at.session_state["token"] = "8: eats"
     at.text_input(key="text").input("the cat sleeps .").run()
     assert not at.exception, at.exception
-    assert isinstance(at.selectbox(key="token").value, int)  # one of the new sentence's tokens, not the old text
+    assert at.selectbox(key="token").value == 3 and "token" not in at.query_params  # "sleeps": the last word
     at.toggle(key="hide_special").set_value(False).run()
     assert not at.exception
+    at.selectbox(key="token").set_value(1).run()  # "the"
+    at.text_input(key="text").input("my dog barks because he is hungry").run()
+    assert at.selectbox(key="token").value == 6  # "he" ("bark", "##s" before it), not position 1
+    assert chart(at, "token_lines")["layout"]["title"]["text"] == "Where “he” looks"
+
+
+def test_quick_clicks_on_the_step_arrows_each_move_one_step(at):
+    at = set_view(at, model="MiniLM", step="X")
+    at.button(key="step_next").click().run()
+    assert at.segmented_control(key="step").value == "W_q, W_k, W_v"
+    # The next click leaves the browser before the last run came back: it still shows, and sends, "X".
+    at.segmented_control(key="step").set_value("X")
+    at.button(key="step_next").click().run()
+    assert at.segmented_control(key="step").value == "Q, K, V"  # two clicks, two steps
+    at.segmented_control(key="step").set_value("X").run()  # the student picks X: the clicks are forgotten
+    at.button(key="step_next").click().run()
+    assert at.segmented_control(key="step").value == "W_q, W_k, W_v"
+    at.segmented_control(key="step").set_value("X").run()
