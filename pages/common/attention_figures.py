@@ -15,13 +15,15 @@ of it, in the same look (fonts, Viridis weights, Okabe-Ito accents):
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from pages.common.figures import FONT_SIZE, OKABE_ITO, SEQUENTIAL, TEXT_COLOR, Figure, figure
+from pages.common.figures import FONT_SIZE, OKABE_ITO, SEQUENTIAL, TEXT_COLOR, TITLED_TOP, Figure, figure
 
 HIGHLIGHT = OKABE_ITO[5]  # vermillion frame around the chosen head
+CHAR_PX = 0.56 * FONT_SIZE  # the width of an average character of the figures' font, in pixels
 
 
 def escape(text: str) -> str:
@@ -121,7 +123,8 @@ def frame_head(figure: dict, n_tokens: int, layer: int, head: int) -> dict:
 def token_lines(weights: np.ndarray, labels: Sequence[str], query: int, *, title: str) -> Figure:
     """Where token `query` looks: a line from it (left) to every token (right), thicker for more weight.
 
-    The right column prints each weight beside its token; hovering a token there gives the exact value.
+    The tokens are written once, on the left; the right column prints each token's weight in its row, and
+    hovering a dot there names the token and gives the exact value.
     """
     T = len(labels)
     row = weights[query]  # (T,), sums to 1
@@ -133,23 +136,28 @@ def token_lines(weights: np.ndarray, labels: Sequence[str], query: int, *, title
     ]  # fmt: skip
     colors = ["#1f1f1f"] * T
     colors[query] = HIGHLIGHT
+    right = [f"{w:.2f}" for w in row.tolist()]
     traces.append({
         "type": "scatter", "x": [0] * T, "y": list(range(T)), "mode": "markers+text", "text": list(labels),
-        "textposition": "middle left", "marker": {"size": 10, "color": colors},
+        "textposition": "middle left", "marker": {"size": 10, "color": colors}, "cliponaxis": False,
         "textfont": {"size": FONT_SIZE, "color": colors}, "hovertemplate": "query: %{text}<extra></extra>",
         "showlegend": False,
     })  # fmt: skip
     traces.append({
-        "type": "scatter", "x": [1] * T, "y": list(range(T)), "mode": "markers+text",
-        "text": [f"{label}  {row[i]:.2f}" for i, label in enumerate(labels)], "textposition": "middle right",
-        "marker": {"size": 10, "color": OKABE_ITO[0]}, "textfont": {"size": FONT_SIZE},
-        "customdata": np.round(row, 4), "showlegend": False,
-        "hovertemplate": f"{labels[query]} → %{{text}}<br>weight: %{{customdata:.4f}}<extra></extra>",
+        "type": "scatter", "x": [1] * T, "y": list(range(T)), "mode": "markers+text", "text": right,
+        "textposition": "middle right", "marker": {"size": 10, "color": OKABE_ITO[0]}, "textfont": {"size": FONT_SIZE},
+        "customdata": [[label, round(w, 4)] for label, w in zip(labels, row.tolist(), strict=True)],
+        "showlegend": False, "cliponaxis": False,
+        "hovertemplate": f"{labels[query]} → %{{customdata[0]}}<br>weight: %{{customdata[1]:.4f}}<extra></extra>",
     })  # fmt: skip
+    # The labels sit in the margins, each as wide as its longest text, so that no weight is ever cut off.
+    width = {side: 16 + math.ceil(CHAR_PX * max(map(len, texts), default=0))
+             for side, texts in (("l", labels), ("r", right))}  # fmt: skip
     return figure(
         traces, title=title, height=int(min(900, max(320, 90 + 34 * T))),
-        xaxis={"visible": False, "range": [-0.9, 1.9], "fixedrange": True},
+        xaxis={"visible": False, "range": [-0.05, 1.05], "fixedrange": True},
         yaxis={"visible": False, "autorange": "reversed", "fixedrange": True},
+        margin={**width, "t": TITLED_TOP, "b": 10},
     )  # fmt: skip
 
 

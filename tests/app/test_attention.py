@@ -157,9 +157,12 @@ def test_every_shown_attention_matrix_has_rows_summing_to_one(at):
     np.testing.assert_allclose(z(chart(at, "head_big")).sum(axis=1), 1.0, atol=1e-3)
     np.testing.assert_allclose(z(chart(at, "step_fig_a")).sum(axis=1), 1.0, atol=1e-3)
     lines = chart(at, "token_lines")
-    row = array(lines["data"][-1]["customdata"])
+    keys = lines["data"][-1]
+    row = np.array([weight for _, weight in keys["customdata"]])
     np.testing.assert_allclose(row.sum(), 1.0, atol=1e-3)
     np.testing.assert_allclose(row, z(chart(at, "head_big"))[3], atol=1e-3)
+    assert keys["text"] == [f"{w:.2f}" for w in row]  # each weight written in its token's row
+    assert [label for label, _ in keys["customdata"]] == lines["data"][-2]["text"]  # the hover names the token
 
 
 def test_step_through_output_is_the_layers_own_head_output(at):
