@@ -151,9 +151,11 @@ def scaling_curves() -> tuple[ScalingDemo, dict, dict]:
     """The √d_k demo's curves over every d_k, and their two figures."""
     curves = scaling_demo(list(D_K_CHOICES), n_keys=N_KEYS)
     common = {
-        "x_title": "d_k (log scale)", "log_x": True, "height": 400,
+        "x_title": "d_k (log scale)", "log_x": True, "height": 440,
         "xaxis": {"tickvals": list(D_K_CHOICES[::2]), "ticktext": [str(d) for d in D_K_CHOICES[::2]]},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        # at the figure's foot, below the axis title: above the plot, a two-row legend ran over the title
+        "legend": {"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0},
+        "margin": {"l": 10, "r": 20, "t": figures.TITLED_TOP, "b": 60},
     }  # fmt: skip
     spread = figures.line_chart(curves.d_k, {"QK^T": curves.score_std, "QK^T / √d_k": curves.scaled_score_std},
                                 "Spread of the scores as d_k grows", y_title="standard deviation", decimals=2,
@@ -169,7 +171,7 @@ def mark_d_k(figure: dict, curves: ScalingDemo, d_k: int, series: tuple[list[flo
     i = curves.d_k.index(d_k)
     marker = {"type": "scatter", "x": [d_k, d_k], "y": [series[0][i], series[1][i]], "mode": "markers",
               "name": f"d_k = {d_k}", "marker": {"size": 16, "color": "#000000", "symbol": "circle-open",
-                                                 "line": {"width": 3}},
+                                                 "line": {"width": 3}}, "cliponaxis": False,  # whole at the ends
               "hovertemplate": "d_k = %{x}: %{y:.3f}<extra></extra>"}  # fmt: skip
     return {**figure, "data": [*figure["data"], marker]}
 
