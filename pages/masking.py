@@ -229,7 +229,7 @@ def stage_figure(view: masking.MaskedAttention, stage: str, x: list[str], y: lis
         minus_inf = {  # the layer of blocked cells: −∞ written in each of them while there is room
             "text": np.where(view.mask | (len(x) > MAX_CELL_TEXT), "", figures.MINUS_INF), "texttemplate": "%{text}",
             "showlegend": False,
-            "textfont": {"size": figures.FONT_SIZE - 4, "color": "white"},
+            "textfont": {"size": figures.FONT_SIZE - (4 if len(x) <= 8 else 7), "color": "white"},  # fits a cell
         }  # fmt: skip
         return figures.heatmap(view.masked_scores, x, y, title, value_name="masked score", diverging=True,
                                zmin=-reach, zmax=reach, decimals=3, masked_trace=minus_inf, **common)  # fmt: skip

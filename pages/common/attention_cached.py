@@ -79,7 +79,7 @@ def _matrix(z, rows, cols, title, *, x_title, y_title, value_name="value", diver
         zmax = float(max(np.percentile(finite, 99), 1e-6)) if finite.size else 1.0
         zmin = -zmax
     fig = figures.heatmap(z, cols, rows, title, x_title=x_title, y_title=y_title, value_name=value_name,
-                          diverging=diverging, zmin=zmin, zmax=zmax)
+                          diverging=diverging, zmin=zmin, zmax=zmax, cell_decimals=2)  # 3 overlap at 1280 px
     af.sparse_ticks(fig, "x", len(cols))
     af.sparse_ticks(fig, "y", len(rows))
     return fig

@@ -145,6 +145,7 @@ def heatmap(
     diverging: bool = False,
     decimals: int = 3,
     show_values: bool | None = None,
+    cell_decimals: int | None = None,
     height: int | None = None,
     trace: Mapping[str, object] | None = None,
     masked_trace: Mapping[str, object] | None = None,
@@ -157,7 +158,8 @@ def heatmap(
     positions with the labels as tick text, so a sentence that repeats a word ("the ... the")
     keeps one row per token. `diverging` centres a red-blue scale on zero, for signed values
     such as raw scores or a difference between two runs. Values are printed in the cells when
-    the matrix is small enough to read them (`show_values` overrides). `trace` and
+    the matrix is small enough to read them (`show_values` overrides), with `cell_decimals` (default:
+    `decimals`, which the hover always shows). `trace` and
     `masked_trace` add or replace properties of the values and of the masked layer (see
     `merged`); `extra_traces` are drawn on top (a page's own layer over some cells).
     """
@@ -190,7 +192,8 @@ def heatmap(
         "colorbar": {"title": {"text": value_name, "side": "right"}, "tickfont": {"size": FONT_SIZE - 2}},
     }  # fmt: skip
     if show_values:
-        values |= {"text": text, "texttemplate": "%{text}", "textfont": {"size": FONT_SIZE - 4}}
+        cells_text = text if cell_decimals is None else numbers(z, cell_decimals)
+        values |= {"text": cells_text, "texttemplate": "%{text}", "textfont": {"size": FONT_SIZE - 4}}
     traces, layout = [merged(values, trace)], {}
     if masked.any():
         # A second layer holding only the masked cells, in one flat colour, with its own legend entry.
@@ -202,7 +205,9 @@ def heatmap(
             layer |= {"text": np.where(masked, text, ""), "texttemplate": "%{text}",
                       "textfont": {"size": FONT_SIZE - 4, "color": "white"}}  # fmt: skip
         traces.append(merged(layer, masked_trace))
-        layout["legend"] = {"orientation": "h", "y": -0.15, "x": 0}
+        # Its legend at the figure's foot, in a margin of its own below the x axis's title.
+        layout["legend"] = {"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0}
+        layout["margin"] = {"l": 10, "r": 10, "t": TITLED_TOP, "b": 40}
     return figure(
         [*traces, *extra_traces], title=title, x_title=x_title, y_title=y_title,
         height=height or _heatmap_height(len(y_labels)),
