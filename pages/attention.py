@@ -151,8 +151,9 @@ if problem is None:
                   "(section 2 shows why)."
                   + (" The decoder's causal mask then sets every future position to −∞ (dark cells), so after "
                      "the softmax no token sees what comes after it." if np.isneginf(s.masked).any() else ""),
-        "softmax": "The softmax turns each row into positive weights that **sum to 1**: how much of its context "
-                   f"each token takes from every token (row sums here: {s.weights.sum(axis=1).min():.4f} to "
+        "softmax": "The softmax turns each row into weights from 0 to 1 that **sum to 1** (a −∞ becomes exactly "
+                   "0): how much of its context each token takes from every token (row sums here: "
+                   f"{s.weights.sum(axis=1).min():.4f} to "
                    f"{s.weights.sum(axis=1).max():.4f}).",
         "weights × V": f"Each token's context vector: the value rows averaged with its attention weights. "
                        f"**{T} × {T}** times **{T} × {d_k}** gives **{T} × {d_k}**.",
@@ -214,8 +215,10 @@ if problem is not None:
 else:
     weights, keep, hidden_share = shown_patterns(model_label, cleaned, hide_special)
     if hide_special and hidden_share is None:
-        st.caption("Nothing to hide: this sentence has no special tokens besides the words, "
-                   "or hiding them would leave fewer than two tokens.")
+        framing = sum(t in models.STRUCTURAL_TOKENS for t in tokens)
+        st.caption("Nothing to hide: this model reads the sentence without special tokens." if not framing else
+                   f"Nothing hidden: without its {framing} special token(s) the sentence would keep fewer than two "
+                   "tokens to attend between.")
     L, H = config.n_layer, config.n_head
     st.markdown(
         f"Each square is one head's weights over your sentence ({len(keep)} × {len(keep)}: query rows, key "

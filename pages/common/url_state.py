@@ -237,7 +237,7 @@ def _parse_one(
         for option in options if number is not None else ():
             if isinstance(option, int | float) and not isinstance(option, bool) and option == number:
                 return option
-        shown = ", ".join(_literal(_encode(o)) for o in options[:8])
+        shown = ", ".join(f"“{_literal(_encode(o))}”" for o in options[:8])  # quoted: a choice may hold a comma
         more = f" (or {len(options) - 8:,} more)" if len(options) > 8 else ""
         raise ValueError(f"it must be one of: {shown}{more}")
     if max_chars is not None and len(raw) > max_chars:

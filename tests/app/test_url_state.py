@@ -93,10 +93,10 @@ def test_returning_to_the_default_removes_the_parameter():
         ("layer", "99", "from 0 to 5"),
         ("layer", "2.5", "whole number"),
         ("temperature", "nan", "finite"),
-        ("model", "GPT-5", "one of: tiny decoder, MiniLM"),
+        ("model", "GPT-5", "one of: “tiny decoder”, “MiniLM”"),
         ("scaled", "maybe", "true or false"),
         ("text", "x" * 41, "the limit is 40"),
-        ("words", "cow", "one of: cat, dog, fish"),
+        ("words", "cow", "one of: “cat”, “dog”, “fish”"),
     ],
 )
 def test_a_bad_value_warns_names_it_and_falls_back_to_the_default(key, raw, why):
@@ -143,7 +143,8 @@ def test_one_bad_value_of_a_multi_value_key_is_left_out_and_the_others_stay():
     at = run(words=["dog", "cow", "fish"])
     assert at.multiselect(key="words").value == ["dog", "fish"] and not at.exception
     [warning] = at.warning
-    assert "“cow”" in warning.value and "one of: cat, dog, fish" in warning.value and "Leaving it out" in warning.value
+    assert "“cow”" in warning.value and "one of: “cat”, “dog”, “fish”" in warning.value
+    assert "Leaving it out" in warning.value
     assert at.query_params["words"] == ["dog", "fish"]
     at = run(words="cow")  # nothing good left: the default, named as a student reads it
     assert at.multiselect(key="words").value == ["cat"] and "Showing `words` = cat instead" in at.warning[0].value
@@ -155,7 +156,7 @@ def test_a_long_default_text_is_not_printed_in_the_warning():
     at.run()
     notes, batch = (next(w.value for w in at.warning if f"`{key}`" in w.value) for key in ("notes", "batch"))
     assert "Showing the default text instead" in notes and "second line" not in notes
-    assert "one of: 8, 16, 32" in batch and "Showing `batch` = 8 instead" in batch  # a short default is named
+    assert "one of: “8”, “16”, “32”" in batch and "Showing `batch` = 8 instead" in batch  # a short default is named
     assert at.text_area(key="notes").value.startswith("first line")
 
 
