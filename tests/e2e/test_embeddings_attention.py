@@ -89,8 +89,9 @@ def test_two_new_sentences_in_a_row_keep_the_token_box_working(page, server_url,
         page.wait_for_timeout(500)
         page.wait_for_selector("[data-test-script-state='notRunning']", timeout=PAGE_TIMEOUT_MS)
         assert_no_exception(page)
-    expect(page.locator(CHARTS).filter(has_text="Where “.” looks")).to_have_count(1, timeout=PAGE_TIMEOUT_MS)
-    expect(box).to_have_value(re.compile(r"\d+: \."))  # the box says what the chart shows
+    # the new sentence's own query, its last word, and the box says what the chart shows
+    expect(page.locator(CHARTS).filter(has_text="Where “sleeps” looks")).to_have_count(1, timeout=PAGE_TIMEOUT_MS)
+    expect(box).to_have_value(re.compile(r"\d+: sleeps"))
     assert_no_exception(page)
 
 
