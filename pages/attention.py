@@ -151,10 +151,10 @@ if problem is None:
                   "(section 2 shows why)."
                   + (" The decoder's causal mask then sets every future position to −∞ (dark cells), so after "
                      "the softmax no token sees what comes after it." if np.isneginf(s.masked).any() else ""),
-        "softmax": "The softmax turns each row into weights from 0 to 1 that **sum to 1** (a −∞ becomes exactly "
-                   "0): how much of its context each token takes from every token (row sums here: "
-                   f"{s.weights.sum(axis=1).min():.4f} to "
-                   f"{s.weights.sum(axis=1).max():.4f}).",
+        "softmax": "The softmax turns each row into weights from 0 to 1 that **sum to 1**"
+                   + (" (a −∞ becomes exactly 0)" if np.isneginf(s.masked).any() else "")
+                   + ": how much of its context each token takes from every token (row sums here: "
+                   f"{s.weights.sum(axis=1).min():.4f} to {s.weights.sum(axis=1).max():.4f}).",
         "weights × V": f"Each token's context vector: the value rows averaged with its attention weights. "
                        f"**{T} × {T}** times **{T} × {d_k}** gives **{T} × {d_k}**.",
     }  # fmt: skip

@@ -124,8 +124,10 @@ if is_minilm:
         st.radio("Vector of a word", MINILM_REPRESENTATIONS, key="rep",
                  help="input embedding: the rows of MiniLM's lookup table (averaged over a word's pieces); "
                       "sentence embedding: the word alone run through all 6 layers and averaged.")
-    problem = limits.WORD_LIST.message(len(parse_words(words_raw)))
-    unplaced = [word for word in parse_words(words_raw) if unknown_pieces(tm.tokenizer, word)]
+    listed = parse_words(words_raw)
+    problem = limits.WORD_LIST.message(len(listed))
+    unk = tm.tokenizer.unk_id  # each word is read alone, as the plot reads it
+    unplaced = [w for w, e in zip(listed, tm.tokenizer.encode_batch(listed), strict=True) if unk in e.ids]
     if unplaced and not problem:
         st.info(f"MiniLM reads {ui.quoted(unplaced)} at least in part as [UNK]: its vocabulary has no token for "
                 "them. Two words made only of [UNK] get one and the same vector (cosine 1).", icon=":material/help:")
