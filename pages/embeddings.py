@@ -130,7 +130,8 @@ if is_minilm:
     unplaced = [w for w, e in zip(listed, tm.tokenizer.encode_batch(listed), strict=True) if unk in e.ids]
     if unplaced and not problem:
         st.info(f"MiniLM reads {ui.quoted(unplaced)} at least in part as [UNK]: its vocabulary has no token for "
-                "them. Two words made only of [UNK] get one and the same vector (cosine 1).", icon=":material/help:")
+                f"{'it' if len(unplaced) == 1 else 'them'}. Two words made only of [UNK] get one and the same vector "
+                "(cosine 1).", icon=":material/help:")
     if representation == "sentence embedding":
         st.markdown("Each word is run **alone** through MiniLM and its token vectors averaged: the sentence "
                     "embedding MiniLM was trained to compare by cosine similarity. Switch to *input embedding* "
