@@ -27,7 +27,8 @@ of edits (type into the box: request to `script_finished`), for one student alon
 under the burst; per page, the server's CPU time of a run when alone; failures (uncaught
 exceptions, `st.error` boxes, timeouts, lost connections, figures that differ; "busy, try
 again" answers from the server's cap on trainings are counted apart); server memory per
-session at the burst's peak; memory after each wave; the errors in the server log.
+session at the burst's peak; memory after each wave; the pauses of the server's garbage
+collector during the waves (`bench/loadtest/launch.py`); the errors in the server log.
 
 Goals on this 2-core machine: 0 failures; p95 under the burst at most 2x the minimal app's p95
 under the same burst; memory after the last wave within 10% of memory after the first.
@@ -56,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.loadtest.browser import BrowserReport, browse  # noqa: E402
 from bench.loadtest.client import Page, RunResult, Session, Widget, figure_differences  # noqa: E402
+from bench.loadtest.launch import WRITE_EVERY_S  # noqa: E402
 from bench.loadtest.server import Server, serve  # noqa: E402
 
 APP = "app.py"
@@ -117,6 +119,9 @@ class Phase:
     sessions: int = 0
     server_cpu_s: float = 0.0  # CPU the server used during the phase
     client_cpu_s: float = 0.0  # CPU these simulated students used (the load generator's own cost)
+    gc_full: int = 0  # full collections (generation 2) of the server's garbage collector during the phase
+    gc_pause_s: float = 0.0  # ... and the pauses of all its collections together: no page ran meanwhile
+    gc_longest_s: float = 0.0  # ... and the longest single pause
     pages: list[str] = field(default_factory=list)  # the navigation, as the first student saw it
 
 
@@ -274,7 +279,7 @@ async def run_phase(server: Server, name: str, students: int, *, budget_s: float
     phase = Phase(name, sessions=students, load=os.getloadavg()[0])
     phase.rss_before = phase.rss_peak = server.rss()
     gate, stop = Gate(students), asyncio.Event()
-    start, server_cpu, client_cpu = time.monotonic(), server.cpu(), time.process_time()
+    start, server_cpu, client_cpu, gc_before = time.monotonic(), server.cpu(), time.process_time(), server.gc()
     deadline = start + budget_s
     sampler = asyncio.create_task(sample_peak(server, stop, phase))
     cpu = server.cpu if students == 1 else None
@@ -293,6 +298,11 @@ async def run_phase(server: Server, name: str, students: int, *, budget_s: float
     report = await browser_task if browser_task else None
     phase.seconds = time.monotonic() - start
     phase.server_cpu_s, phase.client_cpu_s = server.cpu() - server_cpu, time.process_time() - client_cpu
+    await asyncio.sleep(2 * WRITE_EVERY_S)  # the server's latest figures of its collector
+    gc_after = server.gc()
+    phase.gc_full = gc_after.collections.get(2, 0) - gc_before.collections.get(2, 0)
+    phase.gc_pause_s = gc_after.seconds - gc_before.seconds
+    phase.gc_longest_s = gc_after.longest_between(start, start + phase.seconds)
     stop.set()
     await sampler
     await asyncio.sleep(SETTLE_S)
@@ -574,6 +584,10 @@ def print_resources(report: AppReport, ttl_s: float) -> None:
                                                                                   "client_cpu_s"))
     print(f"  CPU during the waves: server {server_cpu:.0f} s in {wall:.0f} s of wall time "
           f"({server_cpu / wall / CORES:.0%} of {CORES} cores); the simulated students {client_cpu:.0f} s")
+    full, pause = sum(p.gc_full for p in waves), sum(p.gc_pause_s for p in waves)
+    longest = max(p.gc_longest_s for p in waves)
+    print(f"  garbage collection during the waves: {pause:.1f} s of pauses ({pause / server_cpu:.0%} of the server's "
+          f"CPU), {full} full collections, the longest pause {ms(longest)} ms (no page runs during one)")
 
 
 def print_browser(report: AppReport) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -11,7 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,18 @@ def cpu_seconds(pid: int) -> float:
 
 
 @dataclass
+class GcStats:
+    """The server's garbage collector since it started (see launch.py)."""
+
+    collections: dict[int, int] = field(default_factory=dict)  # generation -> collections
+    seconds: float = 0.0  # every pause together
+    long_pauses: list[tuple[float, int, float]] = field(default_factory=list)  # (time.monotonic() at the end, gen, s)
+
+    def longest_between(self, start: float, end: float) -> float:
+        return max((s for t, _, s in self.long_pauses if start <= t <= end), default=0.0)
+
+
+@dataclass
 class Server:
     """A running server: its URL, process and log."""
 
@@ -65,6 +78,16 @@ class Server:
 
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
+
+    def gc(self) -> GcStats:
+        """The garbage collector's collections and pauses so far, as launch.py last wrote them."""
+        try:
+            raw = json.loads(self.log_path.with_suffix(".gc.json").read_text())
+        except (OSError, ValueError):
+            return GcStats()
+        totals = raw["totals"]
+        collections = {int(g): t["collections"] for g, t in totals.items()}
+        return GcStats(collections, sum(t["seconds"] for t in totals.values()), [tuple(p) for p in raw["long_pauses"]])
 
     def log_problems(self) -> list[str]:
         """The errors the server logged: each traceback's last line, and ERROR records."""
@@ -100,7 +123,8 @@ def serve(script: str, log_path: Path, script_args: tuple[str, ...] = (),
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
+    launcher = str(ROOT / "bench" / "loadtest" / "launch.py")  # streamlit run, with the collector's pauses counted
+    command = [sys.executable, launcher, str(log_path.with_suffix(".gc.json")), script, "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     for name, value in (options or {}).items():
         command += [f"--{name}", value]

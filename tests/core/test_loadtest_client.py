@@ -10,14 +10,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 
 import numpy as np
 import pytest
 
 from bench.loadtest.client import Session, figure_differences
+from bench.loadtest.launch import LONG_PAUSE_S, WRITE_EVERY_S
 from bench.loadtest.server import serve
 
 TINY_APP = '''
+import gc
+
 import streamlit as st
 
 def echo():
@@ -31,6 +35,7 @@ def boom():
 
 def refuse():
     st.error("Text is 9 characters long; the limit is 5.")
+    gc.collect()  # a full collection, for the server's count of them
 
 st.navigation([st.Page(echo, title="Echo", default=True), st.Page(boom, title="Boom", url_path="boom"),
                st.Page(refuse, title="Refuse", url_path="refuse")]).run()
@@ -60,7 +65,10 @@ def conversation(tmp_path_factory: pytest.TempPathFactory) -> dict:
     folder = tmp_path_factory.mktemp("tiny_app")
     (folder / "app.py").write_text(TINY_APP)
     with serve(str(folder / "app.py"), folder / "server.log") as server:
-        return asyncio.run(asyncio.wait_for(_conversation(server.url), 60))
+        seen = asyncio.run(asyncio.wait_for(_conversation(server.url), 60))
+        time.sleep(3 * WRITE_EVERY_S)
+        seen["gc"] = server.gc()
+        return seen
 
 
 def test_a_page_runs_to_script_finished_and_lists_the_navigation(conversation: dict) -> None:
@@ -90,6 +98,13 @@ def test_an_exception_and_an_error_box_are_reported(conversation: dict) -> None:
 
 def test_a_deep_link_opens_the_page_named_in_the_url(conversation: dict) -> None:
     assert conversation["deep_link"].errors == ["Text is 9 characters long; the limit is 5."]
+
+
+def test_the_server_counts_its_garbage_collections(conversation: dict) -> None:
+    stats = conversation["gc"]
+    assert stats.collections[2] >= 2  # the refuse page collected twice (two sessions opened it)
+    assert stats.collections[0] > stats.collections[2] and stats.seconds > 0
+    assert all(s >= LONG_PAUSE_S and 0 <= g <= 2 for _, g, s in stats.long_pauses)
 
 
 def test_figures_are_compared_by_their_text_and_their_numbers_within_rounding() -> None:
