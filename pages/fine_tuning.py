@@ -545,7 +545,7 @@ ui.page_header(
 )
 if not (models.zoo_ready("encoder") and models.zoo_ready("decoder")):
     st.info("The tiny pre-trained models are not installed yet, so there is nothing to fine-tune.")
-    st.stop()
+    url_state.stop()
 url_state.bind("section", default="task", options=list(SECTIONS))
 section = st.segmented_control("Fine-tune", list(SECTIONS), key="section", format_func=SECTIONS.get, required=True)
 if section == "task":

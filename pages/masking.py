@@ -298,7 +298,7 @@ ui.page_header(
 
 if not all(models.zoo_ready(name) for name in ("encoder", "decoder", "seq2seq")):
     st.info("The tiny trained models are not installed yet, so this page cannot run. Run `make assets`.")
-    st.stop()
+    url_state.stop()
 
 url_state.bind("text", DEFAULT_TEXT, max_chars=limits.TEXT_CHARS.maximum)
 st.text_input(
@@ -308,7 +308,7 @@ st.text_input(
 )
 sentence = read_sentence(st.session_state["text"], "Your sentence")
 if sentence is None:
-    st.stop()
+    url_state.stop()
 warn_unknown(sentence, "Your sentence")
 
 enc_cfg, dec_cfg, s2s_cfg = (model_of(n).config for n in ("encoder", "decoder", "seq2seq"))

@@ -275,7 +275,7 @@ try:
         tokenizers = {k: tokenizer_for(k, vocab_size, corpus_key, corpus) for k in TOKENIZERS}
 except ValueError as problem:  # a corpus the trainers cannot use
     ui.show_error(f"The tokenizers could not be trained on this corpus: {problem}.")
-    st.stop()
+    url_state.stop()
 tokenizer = tokenizers[kind]
 
 # ---- the tokens of the chosen tokenizer ----

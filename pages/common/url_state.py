@@ -15,46 +15,102 @@ binds it: `app.py` runs every page inside `page_scope(name)`. A page opened from
 starts from what the student last had on it (or its own defaults), never from another page's
 widget of the same name; keys bound outside any page (the sidebar's seed) are shared by all.
 The browser's Back and Forward buttons step through a page's changes: when the link no longer
-says what the page last wrote into it, the link wins. State too big for a link (a pasted
-corpus) is bound with `in_link=False`: remembered per page, never put in the address bar.
+says what the page last wrote into it, the link wins. The browser keeps one entry of its
+history for each link it is sent, so a run sends its link once, when its page is done (a page
+that ends early calls `url_state.stop()`, not `st.stop()`, after which Streamlit sends
+nothing). State too big for a link (a pasted corpus) is bound with `in_link=False`:
+remembered per page, never put in the address bar.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, TypeVar
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 T = TypeVar("T")
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
 
+_SCOPE: ContextVar[str] = ContextVar("url_state_scope", default="")  # the page now running; "" outside every page
 # Session-state entries of this module (plain values, no widget has these keys):
-_SCOPE = "_url_state_scope"  # the page now running; "" outside every page
 _OWNER = "_url_state_owner"  # key -> the page whose widget holds it now
 _SAVED = "_url_state_saved"  # page -> {key: value}, as the page last showed them
 _WRITTEN = "_url_state_written"  # page -> key -> its text in the link as the page's last run left it
 _DRAWN = "_url_state_drawn"  # (keys bound in the last run, keys bound in this one), turned at each page start
 _SHAPE = "_url_state_shape"  # key -> (page, options, bounds) of its widget in the last run
 _CHANGED = "_url_state_changed"  # whether this run began with a widget of the page changed by the student
+_LINK = "_url_state_link"  # this run's `_RunLink`
+
+
+class _Stop(BaseException):
+    """Raised by `stop()`: the page ends here (a BaseException, as Streamlit's own stop, so that no
+    `except Exception` of a page catches it)."""
+
+
+@dataclass
+class _RunLink:
+    """The link of one script run: as the browser sent it, and as the run has changed it so far."""
+
+    run: object  # what identifies the run: Streamlit's element cursors, made anew for each run
+    sent: dict[str, list[str]]
+    now: dict[str, list[str]]
+    written: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (page, key) -> its text in `now`
 
 
 @contextmanager
 def page_scope(name: str) -> Iterator[None]:
-    """Keys bound inside belong to page `name` (its URL path)."""
-    st.session_state[_SCOPE] = name
+    """Keys bound inside belong to page `name` (its URL path). When the page is done, the link goes out.
+
+    After an error, `st.rerun()` or `st.stop()` Streamlit sends nothing more in this run: the link
+    stays as the browser has it, and so does what the page remembers having written into it.
+    """
     st.session_state[_DRAWN] = (st.session_state.get(_DRAWN, ((), set()))[1], set())
     st.session_state[_CHANGED] = _widget_changed(name)
-    _restore_link(name)
+    token = _SCOPE.set(name)
     try:
-        yield
-    finally:  # also after st.stop(): the sidebar's keys of the next run are bound outside any page
-        st.session_state[_SCOPE] = ""
+        _restore_link(name)
+        with contextlib.suppress(_Stop):  # the page ended early, as it asked
+            yield
+        _send_link()
+    finally:  # the sidebar's keys of the next run are bound outside any page
+        _SCOPE.reset(token)
+
+
+def stop() -> NoReturn:
+    """End the page here, as `st.stop()` does, with the link of this run still sent to the browser."""
+    raise _Stop
+
+
+def _link() -> _RunLink:
+    """This run's link: read and changed here by every bind and callback, sent once by `page_scope`."""
+    ctx = get_script_run_ctx()
+    run = None if ctx is None else ctx.cursors
+    held = st.session_state.get(_LINK)
+    if held is None or held.run is not run:
+        sent = {key: st.query_params.get_all(key) for key in st.query_params}
+        held = st.session_state[_LINK] = _RunLink(run, sent, {key: list(values) for key, values in sent.items()})
+    return held
+
+
+def _send_link() -> None:
+    """One change of the link for the whole run, and what each page wrote into it remembered."""
+    link = _link()
+    if link.now != link.sent:
+        st.query_params.from_dict(link.now)
+    written = st.session_state.setdefault(_WRITTEN, {})
+    for (scope, key), text in link.written.items():
+        written.setdefault(scope, {})[key] = text
+    del st.session_state[_LINK]
 
 
 def _widget_changed(scope: str) -> bool:
@@ -76,10 +132,11 @@ def _restore_link(scope: str) -> None:
     key from the page's memory, not as a link the student opened.
     """
     owner = st.session_state.get(_OWNER, {})
+    link = _link().now
     for key, text in st.session_state.get(_WRITTEN, {}).get(scope, {}).items():
         held = owner.get(key) == scope and key in st.session_state
-        if text and not held and key not in st.query_params:
-            st.query_params[key] = text
+        if text and not held and key not in link:
+            link[key] = text
 
 
 def bind(
@@ -105,13 +162,13 @@ def bind(
     - `min_value`/`max_value` bound numbers, `max_chars` bounds text.
     - `in_link=False` keeps the value per page without ever reading or writing the link.
     """
-    scope = st.session_state.get(_SCOPE, "")
+    scope = _SCOPE.get()
     owner = st.session_state.setdefault(_OWNER, {})
     saved = st.session_state.setdefault(_SAVED, {}).setdefault(scope, {})
     written = st.session_state.setdefault(_WRITTEN, {}).setdefault(scope, {})
     # The link counts as one the student opened unless it says what this page last wrote into it: then it is
     # the page's own memory (put back by `_restore_link`, or left by a widget the page has stopped drawing).
-    from_link = in_link and key in st.query_params and _link_text(key) != written.get(key)
+    from_link = in_link and key in _link().now and _link_text(key) != written.get(key)
     changed = st.session_state.get(_CHANGED, False)
     if key not in st.session_state or owner.get(key, scope) != scope:  # not set yet, or another page's widget
         if from_link:
@@ -145,7 +202,7 @@ def bind(
     this_run.add(key)
     if in_link:
         _to_url(key, value, default, max_chars)
-        written[key] = _link_text(key)
+        _link().written[scope, key] = _link_text(key)
     return value
 
 
@@ -159,8 +216,7 @@ def forget(*keys: str) -> None:
     for key in keys:
         st.session_state.pop(key, None)
         saved.get(owner.pop(key, None), {}).pop(key, None)
-        if key in st.query_params:
-            del st.query_params[key]
+        _link().now.pop(key, None)
 
 
 def replace_lone_surrogates() -> None:
@@ -184,10 +240,10 @@ def _from_url(
     max_value: float | None,
     max_chars: int | None,
 ) -> Any:
-    if key not in st.query_params:
+    if key not in _link().now:
         return default
     multi = isinstance(default, list | tuple)
-    raw_values = st.query_params.get_all(key)
+    raw_values = _link_text(key)
     if not multi and len(raw_values) > 1:  # `?layer=1&layer=2`: the last one counts
         raw_values = raw_values[-1:]
         st.warning(f"The link sets `{key}` more than once; using the last value, “{_literal(_short(raw_values[0]))}”.")
@@ -291,17 +347,15 @@ def _to_url(key: str, value: Any, default: Any, max_chars: int | None = None) ->
     and a pasted megabyte would otherwise travel in the address bar on every rerun.
     """
     too_long = max_chars is not None and isinstance(value, str) and len(value) > max_chars
+    link = _link().now
     if value == default or value is None or too_long:
-        if key in st.query_params:
-            del st.query_params[key]
+        link.pop(key, None)
         return
-    encoded = [_encode(v) for v in value] if isinstance(value, list | tuple) else _encode(value)
-    if st.query_params.get_all(key) != (encoded if isinstance(encoded, list) else [encoded]):
-        st.query_params[key] = encoded
+    link[key] = [_encode(v) for v in value] if isinstance(value, list | tuple) else [_encode(value)]
 
 
 def _link_text(key: str) -> list[str]:
-    return st.query_params.get_all(key)
+    return list(_link().now.get(key, []))
 
 
 def _caster(default: Any) -> Callable[[str], Any]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from urllib import parse
 
 import pytest
+from streamlit.runtime.state.query_params import QueryParams
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
@@ -15,18 +17,19 @@ def attention_like_page() -> None:
 
     from pages.common import url_state
 
-    url_state.bind("text", default="the cat sat", max_chars=40)
-    url_state.bind("layer", default=0, min_value=0, max_value=5)
-    url_state.bind("temperature", default=1.0, min_value=0.1, max_value=2.0)
-    url_state.bind("model", default="tiny decoder", options=["tiny decoder", "MiniLM"])
-    url_state.bind("scaled", default=True)
-    url_state.bind("words", default=["cat"], options=["cat", "dog", "fish"])
-    st.text_input("Text", key="text", max_chars=40)
-    st.slider("Layer", 0, 5, key="layer")
-    st.slider("Temperature", 0.1, 2.0, key="temperature")
-    st.selectbox("Model", ["tiny decoder", "MiniLM"], key="model")
-    st.checkbox("Scale by sqrt(d_k)", key="scaled")
-    st.multiselect("Words", ["cat", "dog", "fish"], key="words")
+    with url_state.page_scope(""):  # as app.py runs every page: the link goes out when the page is done
+        url_state.bind("text", default="the cat sat", max_chars=40)
+        url_state.bind("layer", default=0, min_value=0, max_value=5)
+        url_state.bind("temperature", default=1.0, min_value=0.1, max_value=2.0)
+        url_state.bind("model", default="tiny decoder", options=["tiny decoder", "MiniLM"])
+        url_state.bind("scaled", default=True)
+        url_state.bind("words", default=["cat"], options=["cat", "dog", "fish"])
+        st.text_input("Text", key="text", max_chars=40)
+        st.slider("Layer", 0, 5, key="layer")
+        st.slider("Temperature", 0.1, 2.0, key="temperature")
+        st.selectbox("Model", ["tiny decoder", "MiniLM"], key="model")
+        st.checkbox("Scale by sqrt(d_k)", key="scaled")
+        st.multiselect("Words", ["cat", "dog", "fish"], key="words")
 
 
 def run(**query_params: str | list[str]) -> AppTest:
@@ -115,12 +118,13 @@ def numbers_page() -> None:
 
     from pages.common import url_state
 
-    url_state.bind("lr", default=0.0003, options=[0.0, 0.0003, 0.001])
-    url_state.bind("batch", default=8, options=[8, 16, 32])
-    url_state.bind("notes", default="first line of a long default text\nsecond line", max_chars=60)
-    st.select_slider("Learning rate", [0.0, 0.0003, 0.001], key="lr")
-    st.select_slider("Batch", [8, 16, 32], key="batch")
-    st.text_area("Notes", key="notes", max_chars=60)
+    with url_state.page_scope(""):  # as app.py runs every page: the link goes out when the page is done
+        url_state.bind("lr", default=0.0003, options=[0.0, 0.0003, 0.001])
+        url_state.bind("batch", default=8, options=[8, 16, 32])
+        url_state.bind("notes", default="first line of a long default text\nsecond line", max_chars=60)
+        st.select_slider("Learning rate", [0.0, 0.0003, 0.001], key="lr")
+        st.select_slider("Batch", [8, 16, 32], key="batch")
+        st.text_area("Notes", key="notes", max_chars=60)
 
 
 @pytest.mark.parametrize(("lr", "batch"), [("1e-3", "16.0"), ("0.0010", "16"), ("0", "3.2e1")])
@@ -165,8 +169,9 @@ def empty_by_default_page() -> None:
 
     from pages.common import url_state
 
-    url_state.bind("frozen", default=[], options=["embeddings", "block 1", "block 2"])
-    st.multiselect("Frozen", ["embeddings", "block 1", "block 2"], key="frozen")
+    with url_state.page_scope(""):  # as app.py runs every page: the link goes out when the page is done
+        url_state.bind("frozen", default=[], options=["embeddings", "block 1", "block 2"])
+        st.multiselect("Frozen", ["embeddings", "block 1", "block 2"], key="frozen")
 
 
 def test_a_multi_value_key_that_starts_empty_reads_its_link():
@@ -321,6 +326,33 @@ def test_back_and_forward_in_the_browser_step_through_the_changes(app_page):
     assert dict(at.query_params) == first_link
 
 
+def test_one_change_of_the_page_sends_one_link(app_page, monkeypatch):
+    """The browser keeps a history entry for every link it is sent: a new sentence forgets the query
+    token in its callback and rewrites the text, and all of it reaches the browser as one link."""
+    sent = []
+    original = QueryParams._send_query_param_msg
+
+    def send(self) -> None:
+        sent.append(parse.urlencode(self._query_params, doseq=True))
+        original(self)
+
+    monkeypatch.setattr(QueryParams, "_send_query_param_msg", send)
+    at = app_page("attention", token="3", layer="1")
+    assert sent == []  # the link as opened is the page's link: nothing to send
+    text_box(at).input("a dog sees a cat").run()
+    assert sent == ["layer=1&text=a+dog+sees+a+cat"]
+    assert dict(at.query_params) == {"layer": "1", "text": "a dog sees a cat"}
+
+
+def test_a_page_that_ends_early_sends_its_link_and_the_next_run_starts_outside_every_page(app_page):
+    at = app_page("masking", layer="0")
+    text_box(at).input("   ").run()  # refused: the page ends above its other controls (url_state.stop)
+    assert at.error and dict(at.query_params) == {"layer": "0", "text": "   "}
+    at.sidebar.number_input(key="seed").set_value(5).run()  # the sidebar's key is shared, not the page's
+    sidebar_link(at, "attention")
+    assert at.sidebar.number_input(key="seed").value == 5 and at.query_params["seed"] == "5"
+
+
 def test_a_change_sent_before_the_browser_showed_the_last_link_is_not_taken_for_back(app_page):
     """Two quick changes: the second leaves the browser before the first run's link has reached the
     address bar, so it comes with the link of the run before. The widgets were changed, so no Back
@@ -355,9 +387,10 @@ def required_choice_page() -> None:
 
     from pages.common import url_state
 
-    stage = url_state.bind("show", default="weights", options=["mask", "scores", "weights"])
-    st.segmented_control("Show", ["mask", "scores", "weights"], key="show", required=True)
-    st.markdown(f"showing {stage.upper()}")  # a page that relies on a value being chosen
+    with url_state.page_scope(""):  # as app.py runs every page: the link goes out when the page is done
+        stage = url_state.bind("show", default="weights", options=["mask", "scores", "weights"])
+        st.segmented_control("Show", ["mask", "scores", "weights"], key="show", required=True)
+        st.markdown(f"showing {stage.upper()}")  # a page that relies on a value being chosen
 
 
 def test_a_choice_that_comes_back_empty_keeps_the_last_one_shown_or_the_default():

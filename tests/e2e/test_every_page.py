@@ -113,3 +113,23 @@ def test_the_back_button_undoes_the_last_change_on_a_page(page: Page, server_url
     expect(sentence).to_have_value("a dog sees a cat")
     expect(page.locator("[data-testid='stAlertContentError']")).to_have_count(0)
     assert_no_exception(page)
+
+
+def test_one_change_adds_one_entry_to_the_history_and_back_restores_the_whole_link(
+        page: Page, server_url, open_page, assert_no_exception) -> None:
+    opened = f"{server_url}/attention?token=3&layer=1"
+    open_page(page, opened)
+    entries = page.evaluate("history.length")
+    sentence = page.get_by_role("textbox", name="Sentence", exact=True)
+    sentence.fill("a dog sees a cat")
+    sentence.press("Enter")  # forgets the query token and writes the text: one new link
+    expect(page).to_have_url(f"{server_url}/attention?layer=1&text=a+dog+sees+a+cat")
+    page.wait_for_selector("[data-test-script-state='notRunning']")
+    assert page.evaluate("history.length") == entries + 1
+
+    page.go_back()  # the link as opened, token and all, not a half-written one
+    expect(page).to_have_url(opened)
+    expect(sentence).to_have_value("the cat is hungry , so it eats the fish .")
+    query = page.get_by_role("combobox", name="Where does this token look?")
+    expect(query).to_have_value(re.compile(r"^3: "))  # the token of the opened link
+    assert_no_exception(page)
