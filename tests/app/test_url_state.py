@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import itertools
+from pathlib import Path
 from urllib import parse
 
 import pytest
@@ -403,3 +405,15 @@ def test_a_choice_that_comes_back_empty_keeps_the_last_one_shown_or_the_default(
     fresh.session_state["show"] = None  # nothing shown yet to go back to
     fresh.run()
     assert not fresh.exception and fresh.markdown[0].value == "showing WEIGHTS"
+
+
+def test_pages_end_early_through_url_state_so_that_their_link_still_goes_out():
+    root = Path(__file__).resolve().parents[2]
+    found = [
+        f"{path.relative_to(root)}:{node.lineno}"
+        for path in [root / "app.py", *sorted((root / "pages").rglob("*.py"))]
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "stop"
+        and isinstance(node.func.value, ast.Name) and node.func.value.id == "st"
+    ]
+    assert not found, f"st.stop() sends nothing more, not even the link; use url_state.stop(): {found}"
