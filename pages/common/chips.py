@@ -65,12 +65,24 @@ def columns(shown: str) -> int:
     return max(width, 1)
 
 
+def fitted(shown: str, line_columns: float = LINE_COLUMNS) -> str:
+    """The chip's label, shortened with "…" when the chip would be wider than a row (the hover keeps it all)."""
+    if columns(shown) + CHIP_PAD <= line_columns:
+        return shown
+    kept = ""
+    for ch in shown:
+        if columns(kept + ch + "…") + CHIP_PAD > line_columns:
+            break
+        kept += ch
+    return kept + "…"
+
+
 def layout(widths: Sequence[float], breaks: Sequence[bool], line_columns: float = LINE_COLUMNS
            ) -> list[tuple[int, float]]:
     """(row, starting column) of each chip, wrapping like text.
 
-    `breaks[i]` starts a new row after chip i (the token held a newline). A chip wider than
-    a row gets a row of its own rather than being cut.
+    `breaks[i]` starts a new row after chip i (the token held a newline). A chip as wide as
+    a row (a label `fitted` to it) gets a row of its own.
     """
     places, row, col = [], 0, 0.0
     for width, brk in zip(widths, breaks, strict=True):
@@ -190,7 +202,8 @@ def _add_group(traces: dict[str, list], group: Chips, first_row: int, max_chips:
     highlight = list(group.highlight) if group.highlight is not None else [False] * len(tokens)
 
     shown = [visible(t) for t in tokens[:n]]
-    widths = [columns(s) + CHIP_PAD for s in shown]
+    labels = [fitted(s, line_columns) for s in shown]
+    widths = [columns(s) + CHIP_PAD for s in labels]
     breaks = [("\n" in t) and not special[i] for i, t in enumerate(tokens[:n])]
     places = layout(widths, breaks, line_columns)
 
@@ -209,7 +222,7 @@ def _add_group(traces: dict[str, list], group: Chips, first_row: int, max_chips:
         traces["row"].append(first_row + places[i][0])
         traces["start"].append(places[i][1])
         traces["width"].append(widths[i])
-        traces["shown"].append(shown[i])
+        traces["shown"].append(labels[i])
         traces["fill"].append(fill)
         traces["ink"].append(ink)
         traces["line"].append(HIGHLIGHT_LINE if (highlight[i] or unknown[i]) else "rgba(0,0,0,0.25)")

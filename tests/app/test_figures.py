@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from streamlit.testing.v1 import AppTest
 
-from pages.common import figures
+from pages.common import chips, figures
 
 TOKENS = ["the", "cat", "saw", "the", "dog"]  # "the" twice: two rows, not one
 
@@ -177,3 +177,14 @@ def test_a_metric_change_of_zero_is_grey_and_flat_not_a_green_gain():
     assert (gain.delta, none.delta, loss.delta) == ("+3 points", "±0 points", "-2 points")
     assert gain.color != none.color and none.color == loss.__class__.MetricColor.Value("GRAY")
     assert gain.direction != none.direction and none.direction == loss.__class__.MetricDirection.Value("NONE")
+
+
+def test_a_token_longer_than_a_row_of_chips_is_shortened_on_its_chip_and_whole_on_hover():
+    token = "x" * 70 + "end"
+    fig = chips.token_chips(["a", token, "b"], [1, 2, 3])
+    bars, labels = fig["data"]
+    assert labels["text"][1].startswith("xxx") and labels["text"][1].endswith("…")
+    assert all(start + width <= chips.LINE_COLUMNS for start, width in zip(bars["base"], bars["x"], strict=True))
+    assert token in bars["customdata"][1]  # the hover names the whole token
+    assert [labels["text"][0], labels["text"][2]] == ["a", "b"]
+    assert chips.fitted("漢" * 40) == "漢" * 27 + "…"  # wide characters count twice
