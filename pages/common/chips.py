@@ -5,7 +5,8 @@ hover text is escaped for Plotly's small HTML subset (`<b>`, `<br>`, `<a>` ...),
 "<script>" shows as those eight characters. Chips are laid out on a grid of character
 columns and wrap like text; a newline in the text starts a new row. Whitespace that a token
 carries is made visible ("▁" for a space, "↵" for a newline), since a leading space is part
-of many subword tokens.
+of many subword tokens, and so are characters that draw nothing (a zero-width space shows as
+"⟨U+200B⟩").
 
 Colours: neighbouring chips cycle through light Okabe-Ito tints with dark text; special
 tokens ([CLS], [PAD], ...) are dark with white text; [UNK] is vermillion with a heavy border,
@@ -41,7 +42,8 @@ _VISIBLE = {" ": "▁", "\n": "↵", "\t": "⇥", "\r": "↵", "\u00a0": "⍽", 
 
 
 def visible(token: str) -> str:
-    """The token as a chip shows it: spaces, newlines and tabs drawn as symbols, never blank.
+    """The token as a chip shows it: spaces, newlines and tabs drawn as symbols, invisible characters
+    by their code point, never blank.
 
     A token made only of combining marks (an accent typed on its own) is shown on a dotted
     circle, the way Unicode charts print it, so that it does not vanish or merge with its
@@ -49,10 +51,21 @@ def visible(token: str) -> str:
     """
     if token == "":
         return "∅"
-    shown = "".join(_VISIBLE.get(ch, ch) for ch in token)
+    shown = "".join(_visible_char(ch) for ch in token)
     if all(unicodedata.combining(ch) for ch in shown):
         shown = "◌" + shown
     return shown
+
+
+def _visible_char(ch: str) -> str:
+    """A character as a chip shows it: whitespace as a symbol, and a character that draws nothing or
+    moves the text around it (a zero-width space, a joiner, a right-to-left override, a control
+    character) by its code point, "⟨U+200B⟩"."""
+    if ch in _VISIBLE:
+        return _VISIBLE[ch]
+    if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Zs"):
+        return f"⟨U+{ord(ch):04X}⟩"
+    return ch
 
 
 def columns(shown: str) -> int:

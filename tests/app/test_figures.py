@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import plotly.graph_objects as go
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from pages.common import chips, figures
@@ -188,3 +189,16 @@ def test_a_token_longer_than_a_row_of_chips_is_shortened_on_its_chip_and_whole_o
     assert token in bars["customdata"][1]  # the hover names the whole token
     assert [labels["text"][0], labels["text"][2]] == ["a", "b"]
     assert chips.fitted("漢" * 40) == "漢" * 27 + "…"  # wide characters count twice
+
+
+@pytest.mark.parametrize(("token", "shown"), [
+    ("\u200b", "⟨U+200B⟩"),  # zero-width space: would be an empty chip
+    ("a\u202eb", "a⟨U+202E⟩b"),  # right-to-left override: would turn the chips after it around
+    ("\x00", "⟨U+0000⟩"),
+    ("\u2009", "⟨U+2009⟩"),  # thin space
+    (" the\n", "▁the↵"),
+    ("\u00a0", "⍽"),
+    ("👍", "👍"),
+])
+def test_a_chip_shows_every_character_of_its_token_even_the_invisible_ones(token, shown):
+    assert chips.visible(token) == shown
