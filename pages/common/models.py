@@ -63,9 +63,6 @@ class TextModel:
         return self.model.config
 
 
-YOUNG_COLLECTION_THRESHOLD = 20_000  # allocations between two collections of new objects (Python's default: 700)
-
-
 def settle() -> None:
     """Move every object alive now out of the garbage collector's sight, for good.
 
@@ -75,15 +72,14 @@ def settle() -> None:
     0.2 s in which no page of any student ran. Frozen after start-up and after each model
     load, they are skipped: a collection walks only what sessions made since.
 
-    Young objects are collected less often too: a page run allocates tens of thousands, and
-    most are freed by reference counting before any collection looks. bench/load_test.py
-    reports the pauses. Frozen objects are still freed when nothing refers to them any more;
-    only reference cycles among them stay, so at worst the few settles of a server keep what
-    the sessions of those moments held in cycles.
+    Python's own schedule of collections stays: collecting less often let the garbage of
+    sessions that had left pile up between waves of a class. bench/load_test.py reports the
+    pauses. Frozen objects are still freed when nothing refers to them any more; only
+    reference cycles among them stay, so at worst the few settles of a server keep what the
+    sessions of those moments held in cycles.
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
 
 @st.cache_resource(show_spinner=False)
