@@ -11,7 +11,6 @@ treat the tiny models and MiniLM alike.
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 
 import streamlit as st
@@ -63,39 +62,17 @@ class TextModel:
         return self.model.config
 
 
-def settle() -> None:
-    """Move every object alive now out of the garbage collector's sight, for good.
-
-    The server holds a few hundred thousand objects that live as long as it does: the modules
-    of torch, Plotly, pandas and Streamlit, and the shared models. Python's full collection
-    walks all of them, and under a class's load it ran every few seconds, each time for about
-    0.2 s in which no page of any student ran. Frozen after start-up and after each model
-    load, they are skipped: a collection walks only what sessions made since.
-
-    Python's own schedule of collections stays: collecting less often let the garbage of
-    sessions that had left pile up between waves of a class. bench/load_test.py reports the
-    pauses. Frozen objects are still freed when nothing refers to them any more; only
-    reference cycles among them stay, so at worst the few settles of a server keep what the
-    sessions of those moments held in cycles.
-    """
-    gc.collect()
-    gc.freeze()
-
-
 @st.cache_resource(show_spinner=False)
 def device_in_use() -> str:
     """Once per server process: size torch's thread pool, pick the device, and say which it is."""
     configure_threads()
-    settle()  # app.py's imports (torch, Plotly, pandas...) are done: they stay for good
     return describe_device(pick_device())
 
 
 @st.cache_resource(show_spinner="Loading MiniLM (once per server)…")
 def minilm() -> MiniLM:
     """The real all-MiniLM-L6-v2, shared by every session."""
-    loaded = load_minilm(pick_device())
-    settle()
-    return loaded
+    return load_minilm(pick_device())
 
 
 def zoo_ready(name: str = "decoder") -> bool:
@@ -110,9 +87,7 @@ def tiny(name: str) -> tuple[Transformer, Tokenizer, dict]:
     """A shipped tiny model by zoo name: (model in eval mode, its tokenizer, its JSON record)."""
     from llm_core import zoo
 
-    loaded = zoo.load(name, pick_device())
-    settle()
-    return loaded
+    return zoo.load(name, pick_device())
 
 
 @st.cache_resource(show_spinner=False)
