@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pages.common.chips import reveal
 from pages.common.figures import FONT_SIZE, OKABE_ITO, SEQUENTIAL, TEXT_COLOR, TITLED_TOP, Figure, figure
 
 HIGHLIGHT = OKABE_ITO[5]  # vermillion frame around the chosen head
@@ -35,8 +36,13 @@ _MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
 
 
 def markdown_literal(text: str) -> str:
-    """User text inside st.markdown / st.info, shown as typed: no bold, links, images or LaTeX from it."""
-    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
+    """User text inside st.markdown / st.info, shown as typed: no bold, links, images or LaTeX from it.
+
+    A character that draws nothing or turns the text around it (a zero-width space, a right-to-left
+    override, a control character) is shown by its code point, "⟨U+202E⟩": typed into a box, it would
+    otherwise hide in the message, or reverse the rest of it.
+    """
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in reveal(text))
 
 
 def label_tokens(tokens: Sequence[str]) -> list[str]:

@@ -51,21 +51,28 @@ def visible(token: str) -> str:
     """
     if token == "":
         return "∅"
-    shown = "".join(_visible_char(ch) for ch in token)
+    shown = reveal("".join(_VISIBLE.get(ch, ch) for ch in token))
     if all(unicodedata.combining(ch) for ch in shown):
         shown = "◌" + shown
     return shown
 
 
-def _visible_char(ch: str) -> str:
-    """A character as a chip shows it: whitespace as a symbol, and a character that draws nothing or
-    moves the text around it (a zero-width space, a joiner, a right-to-left override, a control
-    character) by its code point, "⟨U+200B⟩"."""
-    if ch in _VISIBLE:
-        return _VISIBLE[ch]
-    if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Zs"):
-        return f"⟨U+{ord(ch):04X}⟩"
-    return ch
+_JOINERS = "\u200c\u200d"  # zero-width (non-)joiners: part of emoji sequences and of Persian or Hindi words
+_INVISIBLE = ("Cc", "Cf", "Zl", "Zp", "Zs")  # Unicode categories: controls, formats, separators
+_KEPT = _JOINERS + " \n\t"
+
+
+def reveal(text: str) -> str:
+    """The text with each character that draws nothing or turns the text around it (a zero-width space,
+    a right-to-left override, a control character, an unusual space) written as its code point,
+    "⟨U+200B⟩". Joiners stay inside a word or an emoji sequence, where they do their job, and are
+    written out only when the text has nothing else to show."""
+    if text and all(ch in _JOINERS for ch in text):
+        return "".join(f"⟨U+{ord(ch):04X}⟩" for ch in text)
+    return "".join(
+        f"⟨U+{ord(ch):04X}⟩" if unicodedata.category(ch) in _INVISIBLE and ch not in _KEPT else ch
+        for ch in text
+    )
 
 
 def columns(shown: str) -> int:

@@ -36,10 +36,11 @@ from typing import Any, NoReturn, TypeVar
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from pages.common.attention_figures import markdown_literal as _literal
+
 T = TypeVar("T")
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
 
 _SCOPE: ContextVar[str] = ContextVar("url_state_scope", default="")  # the page now running; "" outside every page
 # Session-state entries of this module (plain values, no widget has these keys):
@@ -404,11 +405,6 @@ def _encode(value: Any) -> str:
 def _kind(parse: Callable[[str], Any]) -> str:
     names = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text"}
     return names.get(getattr(parse, "__name__", ""), "a valid value")
-
-
-def _literal(text: str) -> str:
-    """A link's text shown as typed inside a Markdown message: no links, images or emphasis made from it."""
-    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
 
 
 def _short(raw: str, limit: int = 40) -> str:

@@ -199,6 +199,8 @@ def test_a_token_longer_than_a_row_of_chips_is_shortened_on_its_chip_and_whole_o
     (" the\n", "▁the↵"),
     ("\u00a0", "⍽"),
     ("👍", "👍"),
+    ("👨\u200d👩", "👨\u200d👩"),  # a joiner inside an emoji sequence does its job
+    ("\u200d", "⟨U+200D⟩"),  # ... alone it would be an empty chip
 ])
 def test_a_chip_shows_every_character_of_its_token_even_the_invisible_ones(token, shown):
     assert chips.visible(token) == shown

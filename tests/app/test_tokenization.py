@@ -491,3 +491,19 @@ def test_the_link_sets_every_control_and_a_bad_value_only_warns():
     warnings = " ".join(w.value for w in at.warning)
     assert "vocab" in warnings and "tokenizer" in warnings
     assert at.select_slider(key="vocab").value == 2000 and at.radio(key="tokenizer").value == "bpe"
+
+
+def test_unknown_characters_that_draw_nothing_are_named_by_their_code_points(app_page):
+    """A zero-width space would be an empty pair of quotes in the message, and a right-to-left override
+    would turn the rest of the message around."""
+    at = app_page("tokenization", text="the\u200bcat sat \u202eon the mat")
+    [note] = [w.value.replace("\\", "") for w in at.warning if "[UNK]" in w.value]  # as Markdown shows it
+    assert "“⟨U+200B⟩”" in note and "“⟨U+202E⟩”" in note
+    assert "\u200b" not in note and "\u202e" not in note
+    assert not at.exception
+
+
+def test_a_link_with_a_right_to_left_override_is_quoted_by_code_point(app_page):
+    at = app_page("tokenization", vocab="\u202e500")
+    [warning] = [w.value.replace("\\", "") for w in at.warning if "`vocab`" in w.value]
+    assert "“⟨U+202E⟩500”" in warning and "\u202e" not in warning
