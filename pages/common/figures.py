@@ -32,6 +32,10 @@ MAX_COLUMN_LABELS = 12
 MODE_BAR_PX = 34
 TITLED_TOP = MODE_BAR_PX + 42  # top margin of a figure with a title: the bar, then the title's line
 MAX_DECADE_LABELS = 6  # labels such as "100M" a half-width log axis fits side by side
+# A matrix with more rows or columns than this (MiniLM's 384 × 32 W_q) has cells a few pixels wide:
+# drawn without the white line between cells, which would take half of each.
+MAX_GAPPED_CELLS = 64
+COLORBAR_PX = 16  # thinner than Plotly's 30: a narrow heatmap keeps its width for the cells
 
 Figure = dict  # {"data": [trace dict, ...], "layout": {...}}: what Plotly draws in the browser
 
@@ -183,13 +187,15 @@ def heatmap(
         f"{y_title}: %{{customdata[0]}}<br>{x_title}: %{{customdata[1]}}<br>"
         f"{value_name}: %{{customdata[2]}}<extra></extra>"
     )
+    gap = 1 if max(z.shape) <= MAX_GAPPED_CELLS else 0  # a white line between cells, while cells are big
     cells = {
         "type": "heatmap", "x": list(range(z.shape[1])), "y": list(range(z.shape[0])), "customdata": custom,
-        "hovertemplate": hover, "xgap": 1, "ygap": 1,
+        "hovertemplate": hover, "xgap": gap, "ygap": gap,
     }  # fmt: skip
     values = {
         **cells, "z": shown, "colorscale": colorscale, "zmin": zmin, "zmax": zmax,
-        "colorbar": {"title": {"text": value_name, "side": "right"}, "tickfont": {"size": FONT_SIZE - 2}},
+        "colorbar": {"title": {"text": value_name, "side": "right"}, "tickfont": {"size": FONT_SIZE - 2},
+                     "thickness": COLORBAR_PX},
     }  # fmt: skip
     if show_values:
         cells_text = text if cell_decimals is None else numbers(z, cell_decimals)

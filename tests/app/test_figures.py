@@ -204,3 +204,13 @@ def test_a_token_longer_than_a_row_of_chips_is_shortened_on_its_chip_and_whole_o
 ])
 def test_a_chip_shows_every_character_of_its_token_even_the_invisible_ones(token, shown):
     assert chips.visible(token) == shown
+
+
+def test_a_large_matrix_is_drawn_without_gaps_between_its_cells_and_a_small_one_with():
+    labels = [str(i) for i in range(384)]
+    tall = figures.heatmap(np.zeros((384, 32)), labels[:32], labels, "W_q")["data"][0]
+    small = figures.heatmap(np.zeros((12, 12)), labels[:12], labels[:12], "weights")["data"][0]
+    assert (tall["xgap"], tall["ygap"]) == (0, 0)  # a gap would take half of a cell a few pixels wide
+    assert (small["xgap"], small["ygap"]) == (1, 1)
+    assert tall["colorbar"]["thickness"] < 30  # thinner than Plotly's own: the cells keep the width
+    go.Figure({"data": [tall, small]})  # both valid for Plotly
