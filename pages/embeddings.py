@@ -19,7 +19,6 @@ from llm_core.embeddings import (
     vocabulary_words,
 )
 from llm_core.tokenizers import unknown_pieces
-from pages.common import attention_figures as af
 from pages.common import embedding_figures as ef
 from pages.common import limits, models, training, ui, url_state
 from pages.common.embeddings_cached import (
@@ -162,8 +161,8 @@ if vocabulary and query_word and query_word not in vocabulary:
     classes = point_set(model_label, True, words_raw, representation)[1]
     examples = [next(w for w, c in zip(vocabulary, classes, strict=True) if c == main)
                 for main in ef.MAIN_CLASSES if main in classes][:6] or vocabulary[:6]  # fmt: skip
-    st.warning(f"“{af.markdown_literal(query_word)}” is not in {where}, so it has no point to search from. "
-               f"Try one of: {af.markdown_literal(', '.join(examples))}"
+    st.warning(f"“{ui.markdown_literal(query_word)}” is not in {where}, so it has no point to search from. "
+               f"Try one of: {ui.markdown_literal(', '.join(examples))}"
                + (", or add it to the list above." if is_minilm else "."))
     query_word = ""
 elif vocabulary and not query_word:
@@ -177,7 +176,7 @@ for col, (trained, title) in zip(st.columns(len(plots)) if plots else [], plots,
         st.metric("Neighbour class agreement", f"{agreement:.0%}",
                   help="For each word, the share of its 5 nearest neighbours (by cosine) that have its class.")
         if table is not None:
-            st.markdown(f"**Nearest neighbours of “{af.markdown_literal(query_word)}”** by cosine similarity")
+            st.markdown(f"**Nearest neighbours of “{ui.markdown_literal(query_word)}”** by cosine similarity")
             ui.table(table, key=f"neighbours_{'after' if trained else 'before'}", width="stretch",
                      column_config={"cosine": st.column_config.NumberColumn(format="%.3f")})
 st.caption(

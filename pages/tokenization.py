@@ -19,7 +19,6 @@ from llm_core.tokenizers import (
     unknown_pieces,
 )
 from pages.common import chips, limits, ui, url_state
-from pages.common.attention_figures import markdown_literal
 from pages.common.tokenization_cached import (
     builtin_corpus,
     growth_figures,
@@ -386,7 +385,7 @@ else:
         )
     fig = merge_count_figure(vocab_size, corpus_key, corpus, k)
     ui.plot(fig, key="tok_merge_counts")
-    first = ", ".join(f"“{markdown_literal(a)}” + “{markdown_literal(b)}”" for a, b in merges[:3])
+    first = ", ".join(f"“{ui.markdown_literal(a)}” + “{ui.markdown_literal(b)}”" for a, b in merges[:3])
     st.caption(f"The first merges join the most frequent pairs of this corpus ({first}); later merges join "
                "rarer and rarer pairs, building whole words and endings. The dashed line marks k.")
 

@@ -8,8 +8,8 @@ of it, in the same look (fonts, Viridis weights, Okabe-Ito accents):
 - `token_lines`: where one token looks, as lines from it to every token, thicker for more weight;
 - `multi_head_shapes`: the heads' outputs side by side, their concatenation, W_o and the output,
   drawn as boxes in proportion to their shapes;
-- `label_tokens`: tick labels that stay distinct when a word repeats and that never render as markup;
-  `markdown_literal` does the same for user text in a message.
+- `label_tokens`: tick labels that stay distinct when a word repeats and that never render as markup
+  (`ui.markdown_literal` does the same for user text in a message).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pages.common.chips import reveal
 from pages.common.figures import FONT_SIZE, OKABE_ITO, SEQUENTIAL, TEXT_COLOR, TITLED_TOP, Figure, figure
 
 HIGHLIGHT = OKABE_ITO[5]  # vermillion frame around the chosen head
@@ -30,19 +29,6 @@ CHAR_PX = 0.56 * FONT_SIZE  # the width of an average character of the figures' 
 def escape(text: str) -> str:
     """User text as Plotly shows it literally: its small HTML subset ("<b>", "<br>") stays text."""
     return html.escape(text, quote=False)
-
-
-_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
-
-
-def markdown_literal(text: str) -> str:
-    """User text inside st.markdown / st.info, shown as typed: no bold, links, images or LaTeX from it.
-
-    A character that draws nothing or turns the text around it (a zero-width space, a right-to-left
-    override, a control character) is shown by its code point, "⟨U+202E⟩": typed into a box, it would
-    otherwise hide in the message, or reverse the rest of it.
-    """
-    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in reveal(text))
 
 
 def label_tokens(tokens: Sequence[str]) -> list[str]:

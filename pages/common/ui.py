@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import pyarrow as pa
 import streamlit as st
 
-from pages.common.attention_figures import markdown_literal
+from pages.common.chips import reveal
 from pages.common.figures import PLOTLY_CONFIG, Figure
 
 CODE_KEY = "show_code"  # the open state of a page's "Show the code" expander, in the session state
@@ -64,6 +64,19 @@ def stepper(key: str, choices: Sequence, *, wrap: bool = False) -> Callable[[int
         st.session_state[key] = choices[i]
 
     return move
+
+
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
+
+
+def markdown_literal(text: str) -> str:
+    """User text inside st.markdown / st.info, shown as typed: no bold, links, images or LaTeX from it.
+
+    A character that draws nothing or turns the text around it (a zero-width space, a right-to-left
+    override, a control character) is shown by its code point, "⟨U+202E⟩": typed into a box, it would
+    otherwise hide in the message, or reverse the rest of it.
+    """
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in reveal(text))
 
 
 def quoted(items: Iterable[str], limit: int = 10) -> str:

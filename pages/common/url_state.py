@@ -36,7 +36,7 @@ from typing import Any, NoReturn, TypeVar
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from pages.common.attention_figures import markdown_literal as _literal
+from pages.common.ui import markdown_literal as _literal
 
 T = TypeVar("T")
 
