@@ -49,7 +49,7 @@ _SAVED = "_url_state_saved"  # page -> {key: value}, as the page last showed the
 _WRITTEN = "_url_state_written"  # page -> key -> its text in the link as the page's last run left it
 _DRAWN = "_url_state_drawn"  # (keys bound in the last run, keys bound in this one), turned at each page start
 _SHAPE = "_url_state_shape"  # key -> (page, options, bounds) of its widget in the last run
-_CHANGED = "_url_state_changed"  # whether this run began with a widget of the page changed by the student
+_HISTORY = "_url_state_history"  # whether this run answers the browser's Back or Forward button
 _LINK = "_url_state_link"  # this run's `_RunLink`
 
 
@@ -76,10 +76,14 @@ def page_scope(name: str) -> Iterator[None]:
     stays as the browser has it, and so does what the page remembers having written into it.
     """
     st.session_state[_DRAWN] = (st.session_state.get(_DRAWN, ((), set()))[1], set())
-    st.session_state[_CHANGED] = _widget_changed(name)
+    changed = _widget_changed(name)
     token = _SCOPE.set(name)
     try:
         _restore_link(name)
+        # The link is not the one the page last wrote, and no widget was changed: Back or Forward was pressed.
+        # (A widget change sent before the browser showed the last run's link comes with an older link.)
+        written = st.session_state.get(_WRITTEN, {}).get(name, {})
+        st.session_state[_HISTORY] = not changed and any(_link_text(key) != text for key, text in written.items())
         with contextlib.suppress(_Stop):  # the page ended early, as it asked
             yield
         _send_link()
@@ -170,7 +174,6 @@ def bind(
     # The link counts as one the student opened unless it says what this page last wrote into it: then it is
     # the page's own memory (put back by `_restore_link`, or left by a widget the page has stopped drawing).
     from_link = in_link and key in _link().now and _link_text(key) != written.get(key)
-    changed = st.session_state.get(_CHANGED, False)
     if key not in st.session_state or owner.get(key, scope) != scope:  # not set yet, or another page's widget
         if from_link:
             value = _from_url(key, default, cast, options, min_value, max_value, max_chars)
@@ -180,11 +183,10 @@ def bind(
             value = default
         st.session_state[key] = value
         owner[key] = scope
-    elif in_link and scope and key in written and _link_text(key) != written[key] and not changed:
-        # The link is not the one the page last wrote, and no widget was changed: Back or Forward pressed.
-        # (A widget change sent before the browser showed the last run's link comes with an older link.)
-        st.session_state[key] = _from_url(key, default, cast, options, min_value, max_value, max_chars) \
-            if from_link else default
+    elif in_link and scope and st.session_state.get(_HISTORY, False):
+        # Back or Forward: the whole page follows the link, and a key it leaves out is at its default, which
+        # may follow another key (a query token follows its sentence), not at the value the page last had.
+        st.session_state[key] = _from_url(key, default, cast, options, min_value, max_value, max_chars)
     if options is not None and not _fits(st.session_state[key], options, min_value, max_value):
         # A choice the widget does not offer, e.g. a required segmented control that the browser sent
         # back empty after the page had stopped above it: what the page showed last, else the default.

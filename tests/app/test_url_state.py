@@ -355,6 +355,22 @@ def test_a_page_that_ends_early_sends_its_link_and_the_next_run_starts_outside_e
     assert at.sidebar.number_input(key="seed").value == 5 and at.query_params["seed"] == "5"
 
 
+def test_back_restores_a_key_whose_default_follows_another_key(app_page):
+    """The query token's default follows the sentence. Back from a new sentence to a link without a token
+    gives the old sentence its own default token, not the new sentence's position."""
+    at = app_page("attention")
+    first_link, first_token = dict(at.query_params), at.selectbox(key="token").value
+    text_box(at).input("a bird eats the fish .").run()
+    assert at.selectbox(key="token").value != first_token
+
+    at.query_params.clear()
+    at.query_params.update(first_link)  # Back
+    at.run()
+    assert text_box(at).value == "the cat is hungry , so it eats the fish ."
+    assert at.selectbox(key="token").value == first_token and dict(at.query_params) == first_link
+    assert not at.exception and not at.warning
+
+
 def test_a_change_sent_before_the_browser_showed_the_last_link_is_not_taken_for_back(app_page):
     """Two quick changes: the second leaves the browser before the first run's link has reached the
     address bar, so it comes with the link of the run before. The widgets were changed, so no Back
