@@ -214,7 +214,7 @@ def parse_labelled_lines(text: str, max_examples: int = 200) -> tuple[list[Label
     """
     lines = [line.strip() for line in clean_text(text).split("\n") if line.strip()]
     if not lines:
-        raise ValueError("there are no examples yet: write one per line, like `positive: the cake was lovely`")
+        raise ValueError("there are no examples yet: write one per line, like “positive: the cake was lovely”")
     if len(lines) > max_examples:
         raise ValueError(f"there are {len(lines):,} examples; the limit is {max_examples:,}")
     pairs = []
@@ -223,7 +223,7 @@ def parse_labelled_lines(text: str, max_examples: int = 200) -> tuple[list[Label
         label, sentence = label.strip().lower(), sentence.strip().lower()
         if not sep or not label or not sentence:
             raise ValueError(
-                f"line {n} (“{line[:40]}”) needs a label, a colon and a sentence, like `negative: the soup was cold`"
+                f"line {n} (“{line[:40]}”) needs a label, a colon and a sentence, like “negative: the soup was cold”"
             )
         pairs.append((label, sentence))
     names = list(dict.fromkeys(label for label, _ in pairs))

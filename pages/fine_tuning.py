@@ -197,7 +197,7 @@ def task_section() -> None:
             examples, label_names = finetune.parse_labelled_lines(text)
             train_set, val_set = finetune.split_own_examples(examples)
         except ValueError as why:
-            ui.show_error(f"Your examples cannot be used yet: {why}.")
+            ui.show_error(f"Your examples cannot be used yet: {ui.markdown_literal(str(why))}.")  # it quotes them
             problem = "Fix your labelled examples above to train."
         else:
             unknown = sorted(set(unknown_words(enc.tokenizer, " ".join(e.text for e in examples))))
@@ -289,11 +289,13 @@ def label_chart(points: dict[int, dict[str, float | None]]) -> None:
 def own_predictions(result: TaskResult) -> None:
     st.subheader("Try the trained classifiers on your own sentences")
     url_state.bind("ds_try", default=DEFAULT_TRY, max_chars=limits.TEXT_CHARS.maximum)
-    text = st.text_area("One sentence per line", key="ds_try", height=140, max_chars=limits.TEXT_CHARS.maximum)
+    text = st.text_area(f"One sentence per line, up to {limits.TRY_SENTENCES.maximum}", key="ds_try", height=140,
+                        max_chars=limits.TEXT_CHARS.maximum)
     try:
-        sentences = [line.strip() for line in limits.check_text(text).split("\n") if line.strip()][:20]
+        sentences = [line.strip() for line in limits.check_text(text).split("\n") if line.strip()]
+        limits.TRY_SENTENCES.check(len(sentences))
     except limits.LimitError as why:
-        ui.show_error(f"{why} Write one sentence per line.")
+        ui.show_error(f"{why} Write one sentence per line, {limits.TRY_SENTENCES.maximum} at most.")
         return
     enc = encoder()
     rule = result.label_names == SENTIMENT_LABELS

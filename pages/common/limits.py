@@ -64,6 +64,7 @@ WORD_LIST = Bound(3, 150, "Different words in the list: {value:,}")  # a repeate
 # Short boxes: a search in a vocabulary, one word to look up, a question for a tiny model.
 SEARCH_CHARS = Bound(0, 100, "The search is {value:,} characters long")
 WORD_CHARS = Bound(1, 40, "The word is {value:,} characters long")
+TRY_SENTENCES = Bound(1, 20, "There are {value:,} sentences")  # each one a row, classified by three models
 QUESTION_CHARS = Bound(1, 200, "The question is {value:,} characters long")
 # Digits given to the tiny encoder-decoder (trained on 2 to 7; its block holds 16 tokens).
 SEQ2SEQ_DIGITS = Bound(1, 10, "The digit sequence has {value:,} digits")

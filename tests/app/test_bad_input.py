@@ -42,6 +42,10 @@ MAX_OPTIONS = 8  # choices with more options (layers, heads, models...) choose v
 
 MARKUP = ('<script>alert(1)</script> <img src=x onerror=alert(1)> [x](javascript:alert(1)) '
           '<a href="javascript:alert(1)">a</a>')
+# Markdown that would draw an image (fetched from wherever the link points), bold and colour if a message quoted
+# the text as it is; quoted as typed, none of these runs of characters is left in any Markdown the page sends.
+MARKDOWN = "![x](/tracker.png) **bold** :red[red] $x^2$"
+MARKDOWN_RUNS = ("![x](", "**bold**", ":red[", "$x^2$")
 MEGABYTE = "a " * 500_000  # 1,000,000 characters
 TEXT_CASES: dict[str, str] = {
     "empty": "",
@@ -53,6 +57,7 @@ TEXT_CASES: dict[str, str] = {
     "combining": "a" + "\u0301" * 1000,
     "lone_surrogate": "the cat \ud800 eats \udfff the fish",
     "markup": MARKUP,
+    "markdown": MARKDOWN,
     "megabyte": MEGABYTE,
     "long_word": "a" * 100_000,
 }
@@ -374,6 +379,11 @@ def problems(at: AppTest, inp: Input, case: str) -> list[str]:
             found.append(f"{where}: an unusable upload was not refused with a message")
         elif case == "megabyte" and not any(MEGABYTE_BYTES in m for m in said):
             found.append(f"{where}: the refusal does not name the file's size: {said}")
+    if case == "markdown":
+        kinds = ("markdown", "caption", "error", "warning", "info", "success")
+        drawn = [m.value for kind in kinds for m in getattr(at, kind)]
+        found += [f"{where}: Markdown from the text is drawn: {m[:200]}" for m in drawn
+                  if any(run in m for run in MARKDOWN_RUNS)]
     return found
 
 

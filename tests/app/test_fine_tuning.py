@@ -375,3 +375,12 @@ def test_own_examples_train_a_classifier_with_their_labels(open_page):
     no_errors(at)
     predictions = at.dataframe[-1].value
     assert all(cell.split()[0] in ("positive", "negative") for cell in predictions["Full fine-tune"])
+
+    # Sentences to try: up to the bound each gets a row; past it the student is told, and nothing is cut silently.
+    lines = [f"the cake number {i} was lovely ." for i in range(limits.TRY_SENTENCES.maximum + 1)]
+    at.text_area(key="ds_try").input("\n".join(lines[:-1])).run()
+    assert len(at.dataframe[-1].value) == limits.TRY_SENTENCES.maximum and not at.error
+    at.text_area(key="ds_try").input("\n".join(lines)).run()
+    refusal = " ".join(e.value for e in at.error)
+    assert f"There are {len(lines)} sentences; the limit is {limits.TRY_SENTENCES.maximum}." in refusal
+    assert at.text_area(key="ds_try").value == "\n".join(lines)
