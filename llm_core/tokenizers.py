@@ -422,7 +422,8 @@ _WORD = re.compile(r"\w+")
 
 def unknown_pieces(tokenizer: Tokenizer, text: str) -> list[str]:
     """What of text the tokenizer turns into [UNK], in order, with repeats: each word that holds an
-    [UNK] (once), and outside words each run of characters it has no token for (an emoji, a symbol)."""
+    [UNK] (once, with whatever else that [UNK] covers: "\u200bcat" when a zero-width space before it
+    made "cat" unknown), and outside words each run of characters it has no token for (an emoji, a symbol)."""
     encoding = tokenizer.encode(text)
     words = list(_WORD.finditer(text))
     ends = [word.end() for word in words]
@@ -431,10 +432,12 @@ def unknown_pieces(tokenizer: Tokenizer, text: str) -> list[str]:
         if i != tokenizer.unk_id:
             continue
         k = bisect.bisect_right(ends, start)  # the first word that ends after this [UNK] starts
-        if k < len(words) and words[k].start() < end:  # the [UNK] is (part of) word k
+        if k < len(words) and words[k].start() < end:  # the [UNK] is (part of) word k, maybe of more
             if k != last_word:
-                out.append(words[k].group())
+                out.append(text[min(start, words[k].start()) : max(end, words[k].end())])
             last_word, symbol_end = k, None
+            while k + 1 < len(words) and words[k + 1].start() < end:  # "ca\u200bt": one [UNK], two words
+                k = last_word = k + 1
         elif symbol_end == start:  # right after the last one: "❤" and its variation selector are one emoji
             out[-1] += text[start:end]
             symbol_end = end
@@ -446,7 +449,7 @@ def unknown_pieces(tokenizer: Tokenizer, text: str) -> list[str]:
 
 def unknown_words(tokenizer: Tokenizer, text: str) -> list[str]:
     """Every word of text (in order, with repeats) that the tokenizer turns, at least in part, into [UNK]."""
-    return [piece for piece in unknown_pieces(tokenizer, text) if _WORD.fullmatch(piece)]
+    return [piece for piece in unknown_pieces(tokenizer, text) if _WORD.search(piece)]
 
 
 def oov_rate(tokenizer: Tokenizer, held_out_text: str) -> float:

@@ -210,6 +210,16 @@ def test_unknown_words_become_unk_in_word_level(synthetic):
     assert unknown_words(train_tokenizer("bpe", synthetic, 200), "blackbirds crocodile") == []
 
 
+def test_an_unk_is_named_with_the_invisible_characters_it_covers(synthetic):
+    """A zero-width space or a direction mark glued to a known word makes the whole piece [UNK]: the piece,
+    not the known word inside it, is what the vocabulary lacks."""
+    tok = train_tokenizer("word", synthetic)
+    assert unknown_pieces(tok, "the cat eats") == []
+    assert unknown_pieces(tok, "the \u202ecat eats\u202c fish") == ["\u202ecat", "eats\u202c"]
+    assert unknown_pieces(tok, "ca\u200bt") == ["ca\u200bt"]  # one [UNK] over two words: named once
+    assert unknown_words(tok, "the cat\u200b eats") == ["cat\u200b"]
+
+
 @pytest.mark.parametrize("kind", ["word", "bpe", "wordpiece"])
 def test_unknown_pieces_name_every_unk_words_emoji_and_symbols_alike(synthetic, kind):
     tok = train_tokenizer(kind, synthetic, 300)
