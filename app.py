@@ -13,15 +13,14 @@ st.set_page_config(page_title="Introduction to LLMs", page_icon=":material/schoo
 
 device = models.device_in_use()
 use_one_thread()  # this run's own torch setting: a class's requests share the cores (see llm_core.device)
-with st.sidebar:
-    st.caption(f"Models run on **{device}**")
-    url_state.bind("seed", default=0, min_value=limits.SEED.minimum, max_value=limits.SEED.maximum)
-    st.number_input(
-        "Random seed", min_value=limits.SEED.minimum, max_value=limits.SEED.maximum, step=1, key="seed",
-        help="Every page that samples or trains starts from this seed, so a result can be repeated.",
-    )
-
 url_state.replace_lone_surrogates()
 page = st.navigation(course.navigation_pages())
-with url_state.page_scope(page.url_path):
+with url_state.page_scope(page.url_path):  # the seed too, so that Back and Forward undo its changes as well
+    with st.sidebar:
+        st.caption(f"Models run on **{device}**")
+        url_state.bind("seed", default=0, min_value=limits.SEED.minimum, max_value=limits.SEED.maximum, shared=True)
+        st.number_input(
+            "Random seed", min_value=limits.SEED.minimum, max_value=limits.SEED.maximum, step=1, key="seed",
+            help="Every page that samples or trains starts from this seed, so a result can be repeated.",
+        )
     page.run()

@@ -13,9 +13,9 @@ The widget must not be given `value=`/`index=`: its starting value is the bound 
 Pages may use the same names (four pages have a `text`), so each key belongs to the page that
 binds it: `app.py` runs every page inside `page_scope(name)`. A page opened from the sidebar
 starts from what the student last had on it (or its own defaults), never from another page's
-widget of the same name; keys bound outside any page (the sidebar's seed) are shared by all.
-The browser's Back and Forward buttons step through a page's changes: when the link no longer
-says what the page last wrote into it, the link wins. The browser keeps one entry of its
+widget of the same name; keys bound with `shared=True` (the sidebar's seed) are one for all.
+The browser's Back and Forward buttons step through a page's changes, the shared keys' too:
+when the link no longer says what the page last wrote into it, the link wins. The browser keeps one entry of its
 history for each link it is sent, so a run sends its link once, when its page is done (a page
 that ends early calls `url_state.stop()`, not `st.stop()`, after which Streamlit sends
 nothing). State too big for a link (a pasted corpus) is bound with `in_link=False`:
@@ -43,6 +43,7 @@ T = TypeVar("T")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _SCOPE: ContextVar[str] = ContextVar("url_state_scope", default="")  # the page now running; "" outside every page
+_SHARED = ""  # the scope of keys that every page shares
 # Session-state entries of this module (plain values, no widget has these keys):
 _OWNER = "_url_state_owner"  # key -> the page whose widget holds it now
 _SAVED = "_url_state_saved"  # page -> {key: value}, as the page last showed them
@@ -50,6 +51,7 @@ _WRITTEN = "_url_state_written"  # page -> key -> its text in the link as the pa
 _DRAWN = "_url_state_drawn"  # (keys bound in the last run, keys bound in this one), turned at each page start
 _SHAPE = "_url_state_shape"  # key -> (page, options, bounds) of its widget in the last run
 _HISTORY = "_url_state_history"  # whether this run answers the browser's Back or Forward button
+_PAGE = "_url_state_page"  # the page of the last run
 _LINK = "_url_state_link"  # this run's `_RunLink`
 
 
@@ -76,18 +78,20 @@ def page_scope(name: str) -> Iterator[None]:
     stays as the browser has it, and so does what the page remembers having written into it.
     """
     st.session_state[_DRAWN] = (st.session_state.get(_DRAWN, ((), set()))[1], set())
-    changed = _widget_changed(name)
+    arrived, st.session_state[_PAGE] = st.session_state.get(_PAGE) != name, name
+    changed = _widget_changed(name) or _widget_changed(_SHARED)
     token = _SCOPE.set(name)
     try:
-        _restore_link(name)
+        _restore_link(name, arrived)
         # The link is not the one the page last wrote, and no widget was changed: Back or Forward was pressed.
         # (A widget change sent before the browser showed the last run's link comes with an older link.)
-        written = st.session_state.get(_WRITTEN, {}).get(name, {})
-        st.session_state[_HISTORY] = not changed and any(_link_text(key) != text for key, text in written.items())
+        written = st.session_state.get(_WRITTEN, {})
+        texts = {**written.get(_SHARED, {}), **written.get(name, {})}
+        st.session_state[_HISTORY] = not changed and any(_link_text(key) != text for key, text in texts.items())
         with contextlib.suppress(_Stop):  # the page ended early, as it asked
             yield
         _send_link()
-    finally:  # the sidebar's keys of the next run are bound outside any page
+    finally:
         _SCOPE.reset(token)
 
 
@@ -127,8 +131,9 @@ def _widget_changed(scope: str) -> bool:
                for key, value in saved.items())  # fmt: skip
 
 
-def _restore_link(scope: str) -> None:
-    """Put what page `scope` remembers back into the link before the page runs.
+def _restore_link(scope: str, arrived: bool) -> None:
+    """Put what page `scope` remembers back into the link before the page runs, and on arrival from
+    another page what the shared keys were.
 
     Arriving from another page, the link is empty and each key comes back as its widget is bound.
     A page that stops early (a sentence it refuses) would leave out the keys of the widgets below
@@ -138,10 +143,15 @@ def _restore_link(scope: str) -> None:
     """
     owner = st.session_state.get(_OWNER, {})
     link = _link().now
-    for key, text in st.session_state.get(_WRITTEN, {}).get(scope, {}).items():
+    written = st.session_state.get(_WRITTEN, {})
+    for key, text in written.get(scope, {}).items():
         held = owner.get(key) == scope and key in st.session_state
         if text and not held and key not in link:
             link[key] = text
+    if arrived:  # from the sidebar, whose links carry no keys: the shared keys stay as they were
+        for key, text in written.get(_SHARED, {}).items():
+            if text and key not in link:
+                link[key] = text
 
 
 def bind(
@@ -154,6 +164,7 @@ def bind(
     max_value: float | None = None,
     max_chars: int | None = None,
     in_link: bool = True,
+    shared: bool = False,
 ) -> T:
     """Seed `st.session_state[key]` from the URL on first use, and mirror it back afterwards.
 
@@ -166,8 +177,10 @@ def bind(
       multiselect; every value must then be one of `options`.
     - `min_value`/`max_value` bound numbers, `max_chars` bounds text.
     - `in_link=False` keeps the value per page without ever reading or writing the link.
+    - `shared=True` makes one value for every page (the sidebar's seed), in every page's link.
     """
-    scope = _SCOPE.get()
+    page = _SCOPE.get()
+    scope = _SHARED if shared else page
     owner = st.session_state.setdefault(_OWNER, {})
     saved = st.session_state.setdefault(_SAVED, {}).setdefault(scope, {})
     written = st.session_state.setdefault(_WRITTEN, {}).setdefault(scope, {})
@@ -183,7 +196,7 @@ def bind(
             value = default
         st.session_state[key] = value
         owner[key] = scope
-    elif in_link and scope and st.session_state.get(_HISTORY, False):
+    elif in_link and page and st.session_state.get(_HISTORY, False):
         # Back or Forward: the whole page follows the link, and a key it leaves out is at its default, which
         # may follow another key (a query token follows its sentence), not at the value the page last had.
         st.session_state[key] = _from_url(key, default, cast, options, min_value, max_value, max_chars)

@@ -400,6 +400,22 @@ def test_the_sidebar_seed_survives_moving_to_another_page(app_page):
     assert at.sidebar.number_input(key="seed").value == 7 and at.query_params["seed"] == "7"
 
 
+def test_back_and_forward_undo_and_redo_a_change_of_the_sidebar_seed(app_page):
+    at = app_page("attention", layer="1")
+    before = dict(at.query_params)
+    at.sidebar.number_input(key="seed").set_value(7).run()
+    after = dict(at.query_params)
+    assert after == {**before, "seed": "7"}
+
+    for link, seed in ((before, 0), (after, 7)):  # Back, then Forward
+        at.query_params.clear()
+        at.query_params.update(link)
+        at.run()
+        assert at.sidebar.number_input(key="seed").value == seed and dict(at.query_params) == link
+        assert at.slider(key="layer").value == 1
+    assert not at.exception and not at.warning
+
+
 def required_choice_page() -> None:
     import streamlit as st
 
