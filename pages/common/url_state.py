@@ -260,6 +260,8 @@ def _from_url(
         return default
     multi = isinstance(default, list | tuple)
     raw_values = _link_text(key)
+    if multi and raw_values == [""]:  # `?pick=`: nothing chosen, which the default may not be
+        return type(default)()
     if not multi and len(raw_values) > 1:  # `?layer=1&layer=2`: the last one counts
         raw_values = raw_values[-1:]
         st.warning(f"The link sets `{key}` more than once; using the last value, “{_literal(_short(raw_values[0]))}”.")
@@ -367,7 +369,10 @@ def _to_url(key: str, value: Any, default: Any, max_chars: int | None = None) ->
     if value == default or value is None or too_long:
         link.pop(key, None)
         return
-    link[key] = [_encode(v) for v in value] if isinstance(value, list | tuple) else [_encode(value)]
+    if isinstance(value, list | tuple):
+        link[key] = [_encode(v) for v in value] or [""]  # nothing chosen: `?pick=`, not left out as the default is
+    else:
+        link[key] = [_encode(value)]
 
 
 def _link_text(key: str) -> list[str]:

@@ -55,6 +55,14 @@ DEFAULTS = {"text": "the cat sat", "layer": 0, "temperature": 1.0, "model": "tin
             "words": ["cat"]}
 
 
+def test_a_multiselect_emptied_by_the_student_stays_empty_in_its_link():
+    at = run()
+    at.multiselect(key="words").set_value([]).run()
+    assert at.query_params["words"] == ""  # `?words=`: a link without the key would mean the default
+    opened = run(**at.query_params)
+    assert values(opened) == {**DEFAULTS, "words": []} and not opened.warning
+
+
 def test_without_a_link_every_widget_starts_at_its_default_and_the_link_stays_empty():
     at = run()
     assert values(at) == DEFAULTS
