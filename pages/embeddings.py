@@ -188,9 +188,10 @@ st.caption(
 )
 
 st.subheader("Cosine similarity of chosen words")
-if any(w not in vocabulary for w in st.session_state.get("pick", [])):  # the word list or the model changed
-    st.session_state["pick"] = [w for w in st.session_state["pick"] if w in vocabulary]
 default_pick = [w for w in SIMILARITY_WORDS if w in vocabulary] or vocabulary[:6]
+if any(w not in vocabulary for w in st.session_state.get("pick", [])):  # the word list or the model changed
+    # the chosen words still placed, or when none is, the new list's default choice
+    st.session_state["pick"] = [w for w in st.session_state["pick"] if w in vocabulary] or default_pick
 picked = url_state.bind("pick", default=default_pick, options=vocabulary)
 st.multiselect("Words to compare", vocabulary, key="pick")
 if vocabulary and len(picked) < 2:

@@ -192,6 +192,22 @@ def test_minilm_word_list_can_be_edited_and_is_bounded(at):
     settle(at)
 
 
+def test_a_new_word_list_without_the_chosen_words_chooses_its_own(at):
+    """The words to compare are the list's: those still in it stay chosen; when none is, the new list's
+    first words are, as a link to the page would choose them, not nothing."""
+    at = use(at, "MiniLM")
+    at.multiselect(key="pick").set_value(["cat", "dog", "apple"])
+    at.text_area(key="words").input("cat, dog, lion, tiger, oak")
+    settle(at)
+    assert at.multiselect(key="pick").value == ["cat", "dog"]
+    at.text_area(key="words").input("lion, tiger, bear, oak, pine")
+    settle(at)
+    assert at.multiselect(key="pick").value == ["lion", "tiger", "bear", "oak", "pine"]
+    assert "pick" not in at.query_params and chart(at, "similarity")
+    at.text_area(key="words").input("cat, dog, horse, apple, bread, red")
+    settle(at)
+
+
 @pytest.mark.parametrize(("model", "word", "shown"), [
     ("tiny decoder", "xylophone", "“xylophone”"),
     ("MiniLM", "xylophone", "“xylophone”"),
