@@ -4,7 +4,9 @@ One colour and marker per word class, fixed across every plot of the page (befor
 training, tiny model and MiniLM), so a student can compare plots by colour alone. Fourteen
 classes are more than the eight Okabe-Ito colours, so classes past the eighth repeat a colour
 with another marker shape. The searched word is a large star and its nearest neighbours are
-ringed, so "similar words lie close" can be checked by eye.
+ringed, so "similar words lie close" can be checked by eye. Word labels are drawn over every
+marker, and on a flat plot each takes the first side of its point (above, below, right, left...)
+where it covers no other label and no other point, the searched word first, then its neighbours.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ PALETTE = [*OKABE_ITO[:6], "#b8a300", OKABE_ITO[7]]
 RING = "#000000"  # ring around the neighbours, like the star of the searched word
 LABEL_ALL_BELOW = 70  # with fewer points every word is written beside its dot
 LEGEND_PX = 220  # the class legend's margin: 16 entries in two columns, as half a 1280 screen has room for
+SCENE_PX = 400  # the height of a 3D scene
+PLOT_PX = 440  # the plotting area's width as labels are placed: half a 1280 screen (a wider plot only spreads them)
+LABEL_SIZE = FONT_SIZE - 4
+# Sides of a point a label may take, in order of preference, as Plotly names them and as (dx, dy) from the
+# point to the label's centre in units of (half the label's width + the marker's radius, of its height...).
+LABEL_SIDES = {"top center": (0, -1), "bottom center": (0, 1), "middle right": (1, 0), "middle left": (-1, 0),
+               "top right": (1, -1), "top left": (-1, -1), "bottom right": (1, 1), "bottom left": (-1, 1)}
 
 
 def class_style(cls: str, three_d: bool = False) -> tuple[str, str]:
@@ -54,7 +63,6 @@ def projection(
     """A scatter of projected word vectors (N, 2) or (N, 3), one legend entry per word class."""
     three_d = points.shape[1] == 3
     label_all = len(words) < LABEL_ALL_BELOW
-    marked = set(neighbours)  # labelled even when not every word is; the query gets its own bold label
     kind = "scatter3d" if three_d else "scatter"
 
     def at(rows: list[int]) -> dict:  # the coordinates of some points
@@ -65,14 +73,12 @@ def projection(
     for cls in [c for c in CLASS_ORDER if c in set(classes)]:
         rows = [i for i, c in enumerate(classes) if c == cls]
         colour, symbol = class_style(cls, three_d)
-        shown = [escape(words[i]) if (label_all or words[i] in marked) and words[i] != query else "" for i in rows]
         traces.append({
-            "type": kind, **at(rows), "name": cls, "mode": "markers+text", "text": shown,
-            "textposition": "top center", "customdata": [[escape(words[i]), cls] for i in rows],
+            "type": kind, **at(rows), "name": cls, "mode": "markers",
+            "customdata": [[escape(words[i]), cls] for i in rows],
             "hovertemplate": f"<b>%{{customdata[0]}}</b> (%{{customdata[1]}})<br>{where}<extra></extra>",
             "marker": {"color": colour, "symbol": symbol, "size": 9 if three_d else 12,
                        "line": {"width": 1, "color": "white"}},
-            "textfont": {"size": FONT_SIZE - 4, "color": colour},
         })  # fmt: skip
     index = {w: i for i, w in enumerate(words)}
     ringed = [index[w] for w in neighbours if w in index]
@@ -83,11 +89,28 @@ def projection(
         })  # an open symbol is drawn in the marker colour  # fmt: skip
     if query in index:
         traces.append({
-            "type": kind, **at([index[query]]), "name": f"“{escape(query)}”", "mode": "markers+text",
-            "text": [f"<b>{escape(query)}</b>"], "textposition": "bottom center", "hoverinfo": "skip",
-            "textfont": {"size": FONT_SIZE},
+            "type": kind, **at([index[query]]), "name": f"“{escape(query)}”", "mode": "markers", "hoverinfo": "skip",
             "marker": {"size": 24 if not three_d else 14, "color": "#000000",
                        "symbol": "star" if not three_d else "diamond", "line": {"width": 2, "color": "white"}},
+        })  # fmt: skip
+    # The labels last, over every marker: the searched word, its neighbours nearest first, then the rest.
+    labelled = [index[query]] if query in index else []
+    labelled += [i for i in ringed if i not in labelled]
+    labelled += [i for i, w in enumerate(words) if label_all and i not in labelled]
+    texts, sizes, markers, colours = [], [], [], []
+    for n, i in enumerate(labelled):
+        searched = n == 0 and query in index  # the searched word's label: bold, black and larger, beside its star
+        texts.append(f"<b>{escape(words[i])}</b>" if searched else escape(words[i]))
+        sizes.append(FONT_SIZE if searched else LABEL_SIZE)
+        markers.append(24 if searched or i in ringed else 12)  # the star, a ring, or a dot
+        colours.append("#000000" if searched else class_style(classes[i])[0])
+    if labelled:
+        traces.append({
+            # Invisible markers as large as the ones drawn, which Plotly keeps the text clear of.
+            "type": kind, **at(labelled), "name": "word labels", "mode": "markers+text", "hoverinfo": "skip",
+            "marker": {"size": markers, "opacity": 0},
+            "showlegend": False, "text": texts, "textfont": {"size": sizes, "color": colours},
+            "textposition": "top center" if three_d else label_sides(points, labelled, words, sizes, markers, height),
         })  # fmt: skip
     # Below the plot, so that two plots side by side keep their width for the points.
     # At the figure's foot, in a margin of its own (below the x axis's title, not over it); entries of one width
@@ -104,6 +127,48 @@ def projection(
         f"{name}axis": {"showticklabels": False, "title": {"font": {"size": FONT_SIZE - 4}, "text": text}}
         for name, text in zip("xyz", axis_names, strict=True)
     }
-    scene = {**axes, "aspectmode": "cube", "camera": {"eye": {"x": 1.6, "y": 1.6, "z": 1.0}}}
-    return figure(traces, title=title, height=height + LEGEND_PX, scene=scene, legend=legend,
+    # Plotly fits the cube to the scene's height: a scene about as tall as a half-screen column is wide
+    # shows all of the cube there, with no empty band above it.
+    scene = {**axes, "aspectmode": "cube", "camera": {"eye": {"x": 1.5, "y": 1.5, "z": 0.95}}}
+    return figure(traces, title=title, height=TITLED_TOP + SCENE_PX + LEGEND_PX, scene=scene, legend=legend,
                   margin={**margin, "l": 0, "r": 0})  # fmt: skip
+
+
+def label_sides(
+    points: np.ndarray, labelled: list[int], words: Sequence[str], sizes: list[int], markers: list[int], height: int
+) -> list[str]:
+    """A side of its point (a key of LABEL_SIDES) for each label of a flat plot, placed in order (font and
+    marker sizes in px).
+
+    Each label takes the first side where it covers no label placed before it, no other point and nothing
+    outside the plot; where every side does, the side that covers least. Sizes are estimated in pixels
+    from the plot's data ranges (as Plotly pads them) and a plotting area of PLOT_PX by the figure's height.
+    """
+    lo, hi = points.min(0), points.max(0)
+    pad = (hi - lo) * 0.06 + 1e-9
+    area = np.array([PLOT_PX, height - TITLED_TOP - 60])  # the axis titles and ticks take the rest
+    px = (points - lo + pad) / (hi - lo + 2 * pad) * area
+    px[:, 1] = area[1] - px[:, 1]  # pixels run down the screen
+    radius = np.full((len(px), 1), 7.0)  # of a point's dot with its white outline, or of its star or ring
+    radius[labelled, 0] = np.array(markers) / 2 + 1
+    dots = np.concatenate([px - radius, px + radius], axis=1)  # (N, 4) boxes: x0, y0, x1, y1
+    plot = np.array([[0.0, 0.0, *area]])
+    steps = np.array(list(LABEL_SIDES.values()))  # (8, 2)
+    placed, out = np.zeros((0, 4)), []
+    for i, size, marker in zip(labelled, sizes, markers, strict=True):
+        half = np.array([0.55 * size * len(words[i]) / 2, 0.6 * size])  # half the label's width and height
+        centres = px[i] + steps * (half + marker / 2 + 2)
+        boxes = np.concatenate([centres - half, centres + half], axis=1)  # (8, 4): one per side
+        outside = 4 * half.prod() - _overlap(boxes, plot)
+        cost = _overlap(boxes, placed) + _overlap(boxes, np.delete(dots, i, axis=0)) + outside
+        best = int(np.argmin(cost))  # the first side among the cheapest: the preferred one
+        placed = np.vstack([placed, boxes[best]])
+        out.append(list(LABEL_SIDES)[best])
+    return out
+
+
+def _overlap(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """For each box (x0, y0, x1, y1), the area it shares with all of `others`, summed: (len(boxes),)."""
+    width = np.minimum(boxes[:, None, 2], others[None, :, 2]) - np.maximum(boxes[:, None, 0], others[None, :, 0])
+    height = np.minimum(boxes[:, None, 3], others[None, :, 3]) - np.maximum(boxes[:, None, 1], others[None, :, 1])
+    return (width.clip(0) * height.clip(0)).sum(1)

@@ -143,8 +143,8 @@ def test_three_d_t_sne_and_the_neighbours_are_marked(at):
     assert all(xyz.shape == (3,) for _, xyz in shown.values())
     names = [t["name"] for t in spec["data"]]
     assert "nearest neighbours" in names and "“apple”" in names
-    labels = [text for t in spec["data"] if t["name"] not in ("nearest neighbours", "“apple”") for text in t["text"]]
-    assert "apple" not in labels and sum(bool(text) for text in labels) == 8  # the 8 neighbours; apple: once, bold
+    [labels] = [t["text"] for t in spec["data"] if t["name"] == "word labels"]
+    assert labels[0] == "<b>apple</b>" and len(labels) == 9 and "apple" not in labels  # apple once, bold; 8 neighbours
     assert at.query_params.get("method") == "t-SNE" and at.query_params.get("dims") == "3"
 
 

@@ -214,3 +214,20 @@ def test_a_large_matrix_is_drawn_without_gaps_between_its_cells_and_a_small_one_
     assert (small["xgap"], small["ygap"]) == (1, 1)
     assert tall["colorbar"]["thickness"] < 30  # thinner than Plotly's own: the cells keep the width
     go.Figure({"data": [tall, small]})  # both valid for Plotly
+
+
+def test_word_labels_are_drawn_over_every_marker_and_keep_clear_of_each_other():
+    from pages.common import embedding_figures as ef
+
+    words = ["cat", "dog", "fish", "apple", "red", "one"]
+    points = np.array([[5.0, 5.0], [5.3, 5.0], [2.0, 7.0], [10.0, 10.0], [10.0, 0.0], [0.0, 10.0]])
+    fig = ef.projection(points, words, ["animal", "animal", "animal", "food", "color", "number"], "t",
+                        query="cat", neighbours=["dog"])
+    labels = fig["data"][-1]  # drawn after the markers, the rings and the star, so no marker hides a word
+    assert labels["name"] == "word labels" and labels["mode"] == "markers+text"
+    assert labels["text"][:2] == ["<b>cat</b>", "dog"] and sorted(labels["text"][2:]) == ["apple", "fish", "one", "red"]
+    sides = dict(zip(labels["text"], labels["textposition"], strict=True))
+    # dog is a word's width right of cat: the searched word keeps the first choice, its neighbour goes below
+    assert sides["<b>cat</b>"] == "top center" and sides["dog"] == "bottom center"
+    assert sides["fish"] == "top center"  # alone in the middle: nothing in its way
+    assert all("text" not in t.get("mode", "") for t in fig["data"][:-1])
