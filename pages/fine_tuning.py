@@ -264,6 +264,7 @@ def label_chart(points: dict[int, dict[str, float | None]]) -> None:
         traces.append({
             "type": "scatter", "x": xs, "y": [100 * points[n][method] for n in xs], "name": label,
             "mode": "lines+markers", "line": {"width": 3, "color": figures.OKABE_ITO[i]}, "marker": {"size": 12},
+            "cliponaxis": False,  # a point at 100% is drawn whole, over the top of the plot
             "hovertemplate": f"{label}<br>%{{x}} labelled examples<br>held-out accuracy: %{{y:.1f}}%<extra></extra>",
         })  # fmt: skip
     fig = figures.figure(
