@@ -70,9 +70,11 @@ def token_labels(label: str, text: str) -> list[str]:
     return af.label_tokens(models.text_model(label).encode(text).tokens)
 
 
-def _matrix(z, rows, cols, title, *, x_title, y_title, value_name="value", diverging=True, clip=False) -> dict:
+def _matrix(z, rows, cols, title, *, x_title, y_title, value_name="value", diverging=True, clip=False,
+            abreast=1) -> dict:
     """One labelled heatmap as a dict. `clip` saturates the colours at the 99th percentile of |z|: a few
-    huge dimensions (MiniLM has some) would otherwise wash every other cell out to white."""
+    huge dimensions (MiniLM has some) would otherwise wash every other cell out to white. `abreast` figures
+    share the page's width: each has that many times fewer pixels for its columns, ticks and gaps."""
     zmin, zmax = (0, 1) if not diverging else (None, None)
     if clip:
         finite = np.abs(z[np.isfinite(z)])
@@ -80,7 +82,7 @@ def _matrix(z, rows, cols, title, *, x_title, y_title, value_name="value", diver
         zmin = -zmax
     fig = figures.heatmap(z, cols, rows, title, x_title=x_title, y_title=y_title, value_name=value_name,
                           diverging=diverging, zmin=zmin, zmax=zmax, cell_decimals=2)  # 3 overlap at 1280 px
-    af.sparse_ticks(fig, "x", len(cols))
+    af.sparse_ticks(fig, "x", len(cols), limit=af.DENSE_AXIS // abreast, nticks=af.SPARSE_TICKS // abreast)
     af.sparse_ticks(fig, "y", len(rows))
     return fig
 
@@ -100,11 +102,11 @@ def step_figures(label: str, text: str, layer: int, head: int | None, step: str)
     if step == "W_q, W_k, W_v":
         weights = (("W_q", s.W_q), ("W_k", s.W_k), ("W_v", s.W_v))
         return [_matrix(W, dims, head_dims, f"{name} ({C} × {d_k})", x_title="head dimension",
-                        y_title="input dimension", clip=True) for name, W in weights]
+                        y_title="input dimension", clip=True, abreast=3) for name, W in weights]
     if step == "Q, K, V":
         qkv = (("Q", s.Q), ("K", s.K), ("V", s.V))
         return [_matrix(M, labels, head_dims, f"{name} = X W_{name.lower()} ({T} × {d_k})",
-                        x_title="head dimension", y_title="token", clip=True) for name, M in qkv]
+                        x_title="head dimension", y_title="token", clip=True, abreast=3) for name, M in qkv]
     if step == "QK^T":
         return [_matrix(s.scores, labels, labels, f"Scores QK^T ({T} × {T})", value_name="q·k", **pair)]
     if step == "÷ √d_k":

@@ -39,14 +39,18 @@ def label_tokens(tokens: Sequence[str]) -> list[str]:
     return [escape(t) if counts[t] == 1 else f"{escape(t)} ({i})" for i, t in enumerate(tokens)]
 
 
-def sparse_ticks(fig: Figure, axis: str, n: int, limit: int = 40) -> Figure:
+DENSE_AXIS = 40  # an axis of more cells than this across the page's width gets ...
+SPARSE_TICKS = 10  # ... at most this many ticks, numbers Plotly picks, and no gaps between its cells
+
+
+def sparse_ticks(fig: Figure, axis: str, n: int, limit: int = DENSE_AXIS, nticks: int = SPARSE_TICKS) -> Figure:
     """For a long axis (384 dimensions of MiniLM), let Plotly pick a few numeric ticks instead of every one,
     and drop the 1-pixel gaps between cells, which would otherwise be wider than the cells themselves.
     Changes `fig` in place."""
     if n > limit:
         name = f"{axis}axis"
         kept = {k: v for k, v in fig["layout"].get(name, {}).items() if k not in ("ticktext", "tickvals")}
-        fig["layout"][name] = {**kept, "tickmode": "auto", "nticks": 10}
+        fig["layout"][name] = {**kept, "tickmode": "auto", "nticks": nticks}
         for trace in fig["data"]:
             trace[f"{axis}gap"] = 0
     return fig

@@ -181,6 +181,9 @@ def test_step_through_output_is_the_layers_own_head_output(at):
     at.segmented_control(key="step").set_value("Q, K, V").run()
     q = chart(at, "step_fig_a")
     np.testing.assert_allclose(z(q), acts[f"encoder.blocks.{layer}.attn.hook_q"][0, head], atol=1e-3)
+    # a third of the width for 32 head dimensions: a few numbered ticks, and cells without white gaps between them
+    assert q["layout"]["xaxis"]["nticks"] <= 4 and "ticktext" not in q["layout"]["xaxis"]
+    assert all(trace.get("xgap", 0) == 0 for trace in q["data"])
     at.button(key="step_next").click().run()  # Q, K, V -> QK^T
     assert at.segmented_control(key="step").value == "QK^T"
     Q, K = acts[f"encoder.blocks.{layer}.attn.hook_q"][0, head], acts[f"encoder.blocks.{layer}.attn.hook_k"][0, head]
