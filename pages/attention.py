@@ -52,8 +52,8 @@ ui.page_header(
     "How each token builds its context vector from all tokens: the attention formula computed one matrix at a "
     "time on a real trained layer, why the scores are divided by √d_k, and every head of every layer at once.",
 )
-st.latex(r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^T}{\sqrt{d_k}}\right)V,"
-         r"\qquad Q = XW_q,\; K = XW_k,\; V = XW_v")
+st.latex(r"\begin{gathered}\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^T}{\sqrt{d_k}}\right)V"
+         r"\\ Q = XW_q,\; K = XW_k,\; V = XW_v\end{gathered}")  # two lines: one is wider than a 1280 screen's page
 
 choices = models.available()
 model_label = url_state.bind("model", default=choices[0], options=choices)
