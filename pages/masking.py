@@ -28,6 +28,7 @@ from pages.common.masking_cached import Sentence, attention_view, fill_ins, pert
 DEFAULT_TEXT = "the cat eats the fish in the house ."
 DEFAULT_SHORT = "the dog sleeps ."
 MAX_CELL_TEXT = 16  # columns a half-width heatmap can print a value in; beyond, the texts run into each other
+MAX_SYMBOL_TEXT = 8  # ... and "−∞" in (at 1280 px, a cell of 11 columns is narrower than the symbol)
 DEFAULT_DIGITS = "3 1 4 1 5"
 DEFAULT_TASK = "reverse"
 DIGITS = limits.SEQ2SEQ_DIGITS
@@ -227,9 +228,8 @@ def stage_figure(view: masking.MaskedAttention, stage: str, x: list[str], y: lis
         finite = np.where(view.mask, view.masked_scores, 0.0)
         reach = float(np.abs(finite).max()) or 1.0
         minus_inf = {  # the layer of blocked cells: −∞ written in each of them while there is room
-            "text": np.where(view.mask | (len(x) > MAX_CELL_TEXT), "", figures.MINUS_INF), "texttemplate": "%{text}",
-            "showlegend": False,
-            "textfont": {"size": figures.FONT_SIZE - (4 if len(x) <= 8 else 7), "color": "white"},  # fits a cell
+            "text": np.where(view.mask | (len(x) > MAX_SYMBOL_TEXT), "", figures.MINUS_INF), "texttemplate": "%{text}",
+            "showlegend": False, "textfont": {"size": figures.FONT_SIZE - 4, "color": "white"},
         }  # fmt: skip
         return figures.heatmap(view.masked_scores, x, y, title, value_name="masked score", diverging=True,
                                zmin=-reach, zmax=reach, decimals=3, masked_trace=minus_inf, **common)  # fmt: skip
