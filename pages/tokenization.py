@@ -224,8 +224,8 @@ with left:
         text = st.session_state.get("_tok_good_text", DEFAULT_TEXT)
         ui.show_error(f"{problem} Until then the page shows the last text that worked.")
 if cleaned_away:
-    left.info("Invisible control characters were removed from the text, and broken characters replaced by �.",
-              icon=":material/info:")
+    # (lone surrogates never get this far: app.py replaces them in every session's state first)
+    left.info("Invisible control characters were removed from the text.", icon=":material/info:")
 
 # The corpus: built in, or the student's own (the last good one survives a bad upload).
 corpus_key, corpus, corpus_label = corpus_choice, None, CORPORA.get(corpus_choice, "")
