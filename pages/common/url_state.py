@@ -361,12 +361,14 @@ def _range_text(min_value: float | None, max_value: float | None) -> str:
 def _to_url(key: str, value: Any, default: Any, max_chars: int | None = None) -> None:
     """Write only what differs from the default, so links stay short and readable.
 
-    Text longer than `max_chars` is left out: a link with it would be refused when opened,
-    and a pasted megabyte would otherwise travel in the address bar on every rerun.
+    Text longer than `max_chars` leaves the link as it was: a link with it would be refused when
+    opened, a pasted megabyte would travel in the address bar on every rerun, and the page, which
+    refuses the text, still shows the last one it could use, most likely the one in the link.
     """
-    too_long = max_chars is not None and isinstance(value, str) and len(value) > max_chars
+    if max_chars is not None and isinstance(value, str) and len(value) > max_chars:
+        return
     link = _link().now
-    if value == default or value is None or too_long:
+    if value == default or value is None:
         link.pop(key, None)
         return
     if isinstance(value, list | tuple):

@@ -92,6 +92,13 @@ def test_changing_widgets_rewrites_the_link_and_the_link_reopens_the_same_state(
     assert values(reopened) == values(at)
 
 
+def test_a_text_too_long_for_a_link_leaves_the_link_as_it_was(app_page):
+    at = app_page("tokenization", text="a dog ran")
+    at.text_area(key="text").set_value("x" * 10_001).run()  # pasted past the bound: the page refuses it
+    assert any("10,001 characters" in e.value for e in at.error)
+    assert at.query_params["text"] == "a dog ran"  # a copied link opens the text the page still shows
+
+
 def test_returning_to_the_default_removes_the_parameter():
     at = run(layer="4")
     assert at.query_params == {"layer": "4"}
