@@ -204,7 +204,7 @@ def task_section() -> None:
             if unknown:
                 st.warning(
                     f"{len(unknown)} word(s) are not in the tiny models' vocabulary and are read as [UNK]: "
-                    + ", ".join(unknown[:20]) + ". Words of the animal world work best.", icon=":material/help:",
+                    + ui.quoted(unknown, limit=20) + ". Words of the animal world work best.", icon=":material/help:",
                 )  # fmt: skip
     with st.expander(f"The labelled data: {len(train_set)} training and {len(val_set)} held-out examples"):
         ui.table({"sentence": [e.text for e in train_set[:200]],

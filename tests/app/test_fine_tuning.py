@@ -369,6 +369,15 @@ def test_unusable_own_examples_say_what_to_change_and_keep_the_text(open_page, t
     assert at.text_area(key="ds_own").value == text  # nothing the student wrote is lost
 
 
+def test_unknown_words_of_own_examples_are_named_as_typed(open_page):
+    at = open_page(section="task", ds_task="own")
+    text = "positive: the \u202ecat was lovely .\npositive: the dog was kind .\nnegative: the soup was cold .\n" \
+           "negative: the fish was bad ."
+    at.text_area(key="ds_own").input(text).run()
+    warning = " ".join(w.value for w in at.warning)
+    assert "“⟨U\\+202E⟩cat”" in warning and "\u202e" not in warning  # the override would turn the message around
+
+
 def test_own_examples_train_a_classifier_with_their_labels(open_page):
     at = open_page(section="task", ds_task="own", ds_steps="30")
     train(at, "task")
