@@ -428,16 +428,22 @@ def unknown_pieces(tokenizer: Tokenizer, text: str) -> list[str]:
     words = list(_WORD.finditer(text))
     ends = [word.end() for word in words]
     out, last_word, symbol_end = [], None, None
+    piece = (0, 0)  # where in text the last word piece named starts and ends
     for i, (start, end) in zip(encoding.ids, encoding.offsets, strict=True):
         if i != tokenizer.unk_id:
             continue
         k = bisect.bisect_right(ends, start)  # the first word that ends after this [UNK] starts
         if k < len(words) and words[k].start() < end:  # the [UNK] is (part of) word k, maybe of more
-            if k != last_word:
-                out.append(text[min(start, words[k].start()) : max(end, words[k].end())])
-            last_word, symbol_end = k, None
+            first = k
             while k + 1 < len(words) and words[k + 1].start() < end:  # "ca\u200bt": one [UNK], two words
-                k = last_word = k + 1
+                k += 1
+            if first == last_word:  # it goes on in the word the last piece ended in: the piece grows
+                piece = (piece[0], max(piece[1], end, words[k].end()))
+                out[-1] = text[piece[0] : piece[1]]
+            else:
+                piece = (min(start, words[first].start()), max(end, words[k].end()))
+                out.append(text[piece[0] : piece[1]])
+            last_word, symbol_end = k, None
         elif symbol_end == start:  # right after the last one: "❤" and its variation selector are one emoji
             out[-1] += text[start:end]
             symbol_end = end

@@ -217,6 +217,7 @@ def test_an_unk_is_named_with_the_invisible_characters_it_covers(synthetic):
     assert unknown_pieces(tok, "the cat eats") == []
     assert unknown_pieces(tok, "the \u202ecat eats\u202c fish") == ["\u202ecat", "eats\u202c"]
     assert unknown_pieces(tok, "ca\u200bt") == ["ca\u200bt"]  # one [UNK] over two words: named once
+    assert unknown_pieces(tok, "ca\u200bt_zzz") == ["ca\u200bt_zzz"]  # and the [UNK]s after it, in its last word
     assert unknown_words(tok, "the cat\u200b eats") == ["cat\u200b"]
 
 
