@@ -42,8 +42,8 @@ T = TypeVar("T")
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
-_SCOPE: ContextVar[str] = ContextVar("url_state_scope", default="")  # the page now running; "" outside every page
-_SHARED = ""  # the scope of keys that every page shares
+_SCOPE: ContextVar[str | None] = ContextVar("url_state_scope", default=None)  # the page now running (home: "")
+_SHARED = "(shared)"  # the scope of keys that every page shares: no page's URL path
 # Session-state entries of this module (plain values, no widget has these keys):
 _OWNER = "_url_state_owner"  # key -> the page whose widget holds it now
 _SAVED = "_url_state_saved"  # page -> {key: value}, as the page last showed them
@@ -78,7 +78,7 @@ def page_scope(name: str) -> Iterator[None]:
     stays as the browser has it, and so does what the page remembers having written into it.
     """
     st.session_state[_DRAWN] = (st.session_state.get(_DRAWN, ((), set()))[1], set())
-    arrived, st.session_state[_PAGE] = st.session_state.get(_PAGE) != name, name
+    arrived = st.session_state.get(_PAGE) != name  # the last page whose link went out was another one
     changed = _widget_changed(name) or _widget_changed(_SHARED)
     token = _SCOPE.set(name)
     try:
@@ -91,6 +91,7 @@ def page_scope(name: str) -> Iterator[None]:
         with contextlib.suppress(_Stop):  # the page ended early, as it asked
             yield
         _send_link()
+        st.session_state[_PAGE] = name
     finally:
         _SCOPE.reset(token)
 
@@ -180,10 +181,11 @@ def bind(
     - `shared=True` makes one value for every page (the sidebar's seed), in every page's link.
     """
     page = _SCOPE.get()
-    scope = _SHARED if shared else page
+    scope = _SHARED if shared or page is None else page  # a key bound outside every page is shared too
     owner = st.session_state.setdefault(_OWNER, {})
     saved = st.session_state.setdefault(_SAVED, {}).setdefault(scope, {})
     written = st.session_state.setdefault(_WRITTEN, {}).setdefault(scope, {})
+    last_run, this_run = st.session_state.get(_DRAWN, ((), set()))  # keys bound in the last run, and in this one
     # The link counts as one the student opened unless it says what this page last wrote into it: then it is
     # the page's own memory (put back by `_restore_link`, or left by a widget the page has stopped drawing).
     from_link = in_link and key in _link().now and _link_text(key) != written.get(key)
@@ -196,9 +198,10 @@ def bind(
             value = default
         st.session_state[key] = value
         owner[key] = scope
-    elif in_link and page and st.session_state.get(_HISTORY, False):
+    elif in_link and page is not None and st.session_state.get(_HISTORY, False) and key not in this_run:
         # Back or Forward: the whole page follows the link, and a key it leaves out is at its default, which
         # may follow another key (a query token follows its sentence), not at the value the page last had.
+        # (Once per run: a key bound twice, as the page corrects it, keeps the correction.)
         st.session_state[key] = _from_url(key, default, cast, options, min_value, max_value, max_chars)
     if options is not None and not _fits(st.session_state[key], options, min_value, max_value):
         # A choice the widget does not offer, e.g. a required segmented control that the browser sent
@@ -208,7 +211,6 @@ def bind(
     value = saved[key] = st.session_state[key]
     shape = (scope, None if options is None else tuple(options), min_value, max_value)
     shapes = st.session_state.setdefault(_SHAPE, {})
-    last_run, this_run = st.session_state.get(_DRAWN, ((), set()))
     if shapes.get(key) != shape or key not in last_run:
         # A widget the browser does not have drawn, because its options or bounds changed or because the
         # last run stopped above it (a refused sentence), comes back showing its own default (a slider's

@@ -431,6 +431,30 @@ def test_back_and_forward_undo_and_redo_a_change_of_the_sidebar_seed(app_page):
     assert not at.exception and not at.warning
 
 
+def test_back_to_the_home_page_undoes_a_change_of_the_seed(app_page):
+    at = app_page("")
+    at.sidebar.number_input(key="seed").set_value(7).run()
+    assert at.query_params["seed"] == "7"
+    at.query_params.clear()  # Back: the home page as first opened, no parameters
+    at.run()
+    assert at.sidebar.number_input(key="seed").value == 0 and "seed" not in at.query_params
+
+
+def test_back_to_a_link_the_page_had_to_correct_corrects_it_again(app_page):
+    """Opened with a position past the sentence's end, the page takes its default and says so. Back to that
+    first link (still in the browser's history) corrects it the same way, not half-way."""
+    opened = {"text": "the cat .", "edit": "9"}
+    at = app_page("masking", **opened)
+    corrected = at.selectbox(key="edit").value
+    assert corrected != 9 and "edit" not in at.query_params and at.warning
+    at.selectbox(key="layer").set_value(0).run()  # the first layer, not the default last one
+    at.query_params.clear()
+    at.query_params.update(opened)  # Back, twice
+    at.run()
+    assert at.selectbox(key="edit").value == corrected and "edit" not in at.query_params
+    assert at.selectbox(key="layer").value == 1 and not at.exception
+
+
 def required_choice_page() -> None:
     import streamlit as st
 
