@@ -60,7 +60,8 @@ def projection(
     axis_names: tuple[str, str, str] = ("component 1", "component 2", "component 3"),
     height: int = 560,
 ) -> Figure:
-    """A scatter of projected word vectors (N, 2) or (N, 3), one legend entry per word class."""
+    """A scatter of projected word vectors (N, 2) or (N, 3), one legend entry per word class. `height` is a
+    flat plot's, without its legend; a 3D scene is SCENE_PX tall, whatever the width of its column."""
     three_d = points.shape[1] == 3
     label_all = len(words) < LABEL_ALL_BELOW
     kind = "scatter3d" if three_d else "scatter"
@@ -102,7 +103,8 @@ def projection(
         searched = n == 0 and query in index  # the searched word's label: bold, black and larger, beside its star
         texts.append(f"<b>{escape(words[i])}</b>" if searched else escape(words[i]))
         sizes.append(FONT_SIZE if searched else LABEL_SIZE)
-        markers.append(24 if searched or i in ringed else 12)  # the star, a ring, or a dot
+        star, ring, dot = (14, 12, 9) if three_d else (24, 24, 12)  # the sizes drawn (a ring: with its line)
+        markers.append(star if searched else ring if i in ringed else dot)
         colours.append("#000000" if searched else class_style(classes[i])[0])
     if labelled:
         traces.append({
@@ -144,11 +146,13 @@ def label_sides(
     outside the plot; where every side does, the side that covers least. Sizes are estimated in pixels
     from the plot's data ranges (as Plotly pads them) and a plotting area of PLOT_PX by the figure's height.
     """
-    lo, hi = points.min(0), points.max(0)
+    finite = points[np.isfinite(points).all(1)]  # a point without coordinates is not drawn: it takes no room
+    lo, hi = (finite.min(0), finite.max(0)) if len(finite) else (np.zeros(2), np.ones(2))
     pad = (hi - lo) * 0.06 + 1e-9
     area = np.array([PLOT_PX, height - TITLED_TOP - 60])  # the axis titles and ticks take the rest
     px = (points - lo + pad) / (hi - lo + 2 * pad) * area
     px[:, 1] = area[1] - px[:, 1]  # pixels run down the screen
+    px[~np.isfinite(px)] = -1e6
     radius = np.full((len(px), 1), 7.0)  # of a point's dot with its white outline, or of its star or ring
     radius[labelled, 0] = np.array(markers) / 2 + 1
     dots = np.concatenate([px - radius, px + radius], axis=1)  # (N, 4) boxes: x0, y0, x1, y1

@@ -206,6 +206,8 @@ def test_a_new_word_list_without_the_chosen_words_chooses_its_own(at):
     assert "pick" not in at.query_params and chart(at, "similarity")
     at.text_area(key="words").input("cat, dog, horse, apple, bread, red")
     settle(at)
+    assert at.multiselect(key="pick").value == ["cat", "dog", "horse", "apple", "bread", "red"]
+    assert "pick" not in at.query_params
 
 
 @pytest.mark.parametrize(("model", "word", "shown"), [
