@@ -9,6 +9,8 @@ Page tests use the `app_page` fixture:
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
-from pages.common import ui
+from pages.common import training, ui
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -69,6 +71,17 @@ def _full_error_details() -> Iterator[None]:
     config.set_option("client.showErrorDetails", "full")
     yield
     config.set_option("client.showErrorDetails", shown)
+
+
+@pytest.fixture(autouse=True)
+def _no_training_of_an_earlier_test() -> None:
+    """Wait for the trainings an earlier test left behind to end: stopped ones end after their step, ones left
+    without a heartbeat within HEARTBEAT_S. Until then they hold the process's training slots, and a test that
+    trains would be told that the server is busy (sooner on a loaded machine, where their steps take longer)."""
+    deadline = time.monotonic() + training.HEARTBEAT_S + 30
+    while any(t.name.startswith("training-") and t.is_alive() for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "a training of an earlier test never ended"
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
