@@ -51,7 +51,8 @@ _WRITTEN = "_url_state_written"  # page -> key -> its text in the link as the pa
 _DRAWN = "_url_state_drawn"  # (keys bound in the last run, keys bound in this one), turned at each page start
 _SHAPE = "_url_state_shape"  # key -> (page, options, bounds) of its widget in the last run
 _HISTORY = "_url_state_history"  # whether this run answers the browser's Back or Forward button
-_PAGE = "_url_state_page"  # the page of the last run
+_PAGE = "_url_state_page"  # the page whose link went out last
+_ARRIVAL = "_url_state_arrival"  # page -> its link as the page first sent it after the sidebar opened it
 _LINK = "_url_state_link"  # this run's `_RunLink`
 
 
@@ -82,16 +83,29 @@ def page_scope(name: str) -> Iterator[None]:
     changed = _widget_changed(name) or _widget_changed(_SHARED)
     token = _SCOPE.set(name)
     try:
-        _restore_link(name, arrived)
+        link = _link()
+        # Arriving with keys in the link (Back or Forward from another page: the sidebar's links carry none),
+        # the link is the whole state, as the page wrote it: a key it leaves out is at its default.
+        complete = arrived and bool(link.sent)
+        if not complete:
+            _restore_link(name, arrived)
+        arrival = st.session_state.setdefault(_ARRIVAL, {})
+        if not arrived and not link.sent and name in arrival:
+            # No keys, on the same page: Back to the entry the browser made itself when the sidebar opened
+            # the page, before the page's own link. It stands for the page as it then arrived.
+            link.now.update(arrival[name])
         # The link is not the one the page last wrote, and no widget was changed: Back or Forward was pressed.
         # (A widget change sent before the browser showed the last run's link comes with an older link.)
         written = st.session_state.get(_WRITTEN, {})
         texts = {**written.get(_SHARED, {}), **written.get(name, {})}
-        st.session_state[_HISTORY] = not changed and any(_link_text(key) != text for key, text in texts.items())
+        st.session_state[_HISTORY] = complete or (
+            not changed and any(_link_text(key) != text for key, text in texts.items()))
         with contextlib.suppress(_Stop):  # the page ended early, as it asked
             yield
         _send_link()
         st.session_state[_PAGE] = name
+        if arrived and not link.sent:
+            arrival[name] = dict(link.now)
     finally:
         _SCOPE.reset(token)
 
@@ -189,7 +203,13 @@ def bind(
     # The link counts as one the student opened unless it says what this page last wrote into it: then it is
     # the page's own memory (put back by `_restore_link`, or left by a widget the page has stopped drawing).
     from_link = in_link and key in _link().now and _link_text(key) != written.get(key)
-    if key not in st.session_state or owner.get(key, scope) != scope:  # not set yet, or another page's widget
+    if in_link and page is not None and st.session_state.get(_HISTORY, False) and key not in this_run:
+        # Back or Forward: the whole page follows the link, and a key it leaves out is at its default, which
+        # may follow another key (a query token follows its sentence), not at the value the page last had.
+        # (Once per run: a key bound twice, as the page corrects it, keeps the correction.)
+        st.session_state[key] = _from_url(key, default, cast, options, min_value, max_value, max_chars)
+        owner[key] = scope
+    elif key not in st.session_state or owner.get(key, scope) != scope:  # not set yet, or another page's widget
         if from_link:
             value = _from_url(key, default, cast, options, min_value, max_value, max_chars)
         elif key in saved and _fits(saved[key], options, min_value, max_value):
@@ -198,11 +218,6 @@ def bind(
             value = default
         st.session_state[key] = value
         owner[key] = scope
-    elif in_link and page is not None and st.session_state.get(_HISTORY, False) and key not in this_run:
-        # Back or Forward: the whole page follows the link, and a key it leaves out is at its default, which
-        # may follow another key (a query token follows its sentence), not at the value the page last had.
-        # (Once per run: a key bound twice, as the page corrects it, keeps the correction.)
-        st.session_state[key] = _from_url(key, default, cast, options, min_value, max_value, max_chars)
     if options is not None and not _fits(st.session_state[key], options, min_value, max_value):
         # A choice the widget does not offer, e.g. a required segmented control that the browser sent
         # back empty after the page had stopped above it: what the page showed last, else the default.

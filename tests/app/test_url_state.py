@@ -431,6 +431,37 @@ def test_back_and_forward_undo_and_redo_a_change_of_the_sidebar_seed(app_page):
     assert not at.exception and not at.warning
 
 
+def test_back_from_another_page_to_an_earlier_link_shows_that_link_whole(app_page):
+    """The browser's history can go back several entries at once, across a page change: the link it lands
+    on is complete, so what it leaves out is at its default, not at what the page had later."""
+    at = app_page("attention", layer="1")
+    first = dict(at.query_params)
+    text_box(at).input("a dog sees a cat").run()
+    at.slider(key="head").set_value(2).run()
+    sidebar_link(at, "masking")
+    at.query_params.clear()
+    at.query_params.update(first)  # Back to the first entry: attention as opened
+    at._page_hash = calc_hash("attention")
+    at.run()
+    assert at.slider(key="layer").value == 1 and at.slider(key="head").value == 0
+    assert text_box(at).value == "the cat is hungry , so it eats the fish ."
+    assert dict(at.query_params) == first and not at.exception and not at.warning
+
+
+def test_back_to_the_entry_the_browser_made_for_a_page_change_shows_the_page_as_it_arrived(app_page):
+    """Chosen in the sidebar, a page gets two history entries: its bare path (the browser's), then its link.
+    Back to the bare path shows the page as it arrived, the seed included, not its defaults."""
+    at = app_page("attention")
+    at.sidebar.number_input(key="seed").set_value(12).run()
+    sidebar_link(at, "masking")
+    at.selectbox(key="layer").set_value(0).run()
+    assert at.query_params["seed"] == "12" and at.query_params["layer"] == "0"
+    at.query_params.clear()  # Back twice: to /masking, as the browser first showed it
+    at.run()
+    assert at.sidebar.number_input(key="seed").value == 12 and at.selectbox(key="layer").value == 1
+    assert dict(at.query_params) == {"seed": "12"} and not at.warning
+
+
 def test_back_to_the_home_page_undoes_a_change_of_the_seed(app_page):
     at = app_page("")
     at.sidebar.number_input(key="seed").set_value(7).run()
