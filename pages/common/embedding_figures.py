@@ -32,7 +32,8 @@ RING = "#000000"  # ring around the neighbours, like the star of the searched wo
 LABEL_ALL_BELOW = 70  # with fewer points every word is written beside its dot
 LEGEND_PX = 220  # the class legend's margin: 16 entries in two columns, as half a 1280 screen has room for
 SCENE_PX = 400  # the height of a 3D scene
-PLOT_PX = 440  # the plotting area's width as labels are placed: half a 1280 screen (a wider plot only spreads them)
+PLOT_PX = 300  # the plotting area's width as labels are placed: half a 1280 screen beside the sidebar ...
+WIDE_PLOT_PX = 680  # ... or all of it
 LABEL_SIZE = FONT_SIZE - 4
 # Sides of a point a label may take, in order of preference, as Plotly names them and as (dx, dy) from the
 # point to the label's centre in units of (half the label's width + the marker's radius, of its height...).
@@ -59,9 +60,11 @@ def projection(
     neighbours: Sequence[str] = (),
     axis_names: tuple[str, str, str] = ("component 1", "component 2", "component 3"),
     height: int = 560,
+    plot_px: int = PLOT_PX,
 ) -> Figure:
     """A scatter of projected word vectors (N, 2) or (N, 3), one legend entry per word class. `height` is a
-    flat plot's, without its legend; a 3D scene is SCENE_PX tall, whatever the width of its column."""
+    flat plot's, without its legend; a 3D scene is SCENE_PX tall, whatever the width of its column. `plot_px`:
+    about how wide the plotting area will be on screen, as the labels are placed."""
     three_d = points.shape[1] == 3
     label_all = len(words) < LABEL_ALL_BELOW
     kind = "scatter3d" if three_d else "scatter"
@@ -112,7 +115,8 @@ def projection(
             "type": kind, **at(labelled), "name": "word labels", "mode": "markers+text", "hoverinfo": "skip",
             "marker": {"size": markers, "opacity": 0},
             "showlegend": False, "text": texts, "textfont": {"size": sizes, "color": colours},
-            "textposition": "top center" if three_d else label_sides(points, labelled, words, sizes, markers, height),
+            "textposition": "top center" if three_d
+            else label_sides(points, labelled, words, sizes, markers, height, plot_px),
         })  # fmt: skip
     # Below the plot, so that two plots side by side keep their width for the points.
     # At the figure's foot, in a margin of its own (below the x axis's title, not over it); entries of one width
@@ -137,19 +141,20 @@ def projection(
 
 
 def label_sides(
-    points: np.ndarray, labelled: list[int], words: Sequence[str], sizes: list[int], markers: list[int], height: int
+    points: np.ndarray, labelled: list[int], words: Sequence[str], sizes: list[int], markers: list[int], height: int,
+    plot_px: int = PLOT_PX,
 ) -> list[str]:
     """A side of its point (a key of LABEL_SIDES) for each label of a flat plot, placed in order (font and
     marker sizes in px).
 
     Each label takes the first side where it covers no label placed before it, no other point and nothing
     outside the plot; where every side does, the side that covers least. Sizes are estimated in pixels
-    from the plot's data ranges (as Plotly pads them) and a plotting area of PLOT_PX by the figure's height.
+    from the plot's data ranges (as Plotly pads them) and a plotting area of `plot_px` by the figure's height.
     """
     finite = points[np.isfinite(points).all(1)]  # a point without coordinates is not drawn: it takes no room
     lo, hi = (finite.min(0), finite.max(0)) if len(finite) else (np.zeros(2), np.ones(2))
     pad = (hi - lo) * 0.06 + 1e-9
-    area = np.array([PLOT_PX, height - TITLED_TOP - 60])  # the axis titles and ticks take the rest
+    area = np.array([plot_px, height - TITLED_TOP - 60])  # the axis titles and ticks take the rest
     px = (points - lo + pad) / (hi - lo + 2 * pad) * area
     px[:, 1] = area[1] - px[:, 1]  # pixels run down the screen
     px[~np.isfinite(px)] = -1e6
