@@ -28,10 +28,11 @@ def test_a_run_grows_its_curve_live_and_stops_when_asked(page, server_url, open_
     page.get_by_role("button", name="Instruction-tune").click()
 
     title = "Loss on answer tokens"
-    page.wait_for_function(f"title => ({POINTS_JS})(title) >= 3", arg=title)
-    first = loss_points(page, title)
-    page.wait_for_function(f"([title, n]) => ({POINTS_JS})(title) > n", arg=[title, first])
-    later = loss_points(page, title)
+    # Each count is the one the wait saw: read again afterwards, it could fall on a redraw's empty moment.
+    first = page.wait_for_function(f"title => {{ const n = ({POINTS_JS})(title); return n >= 3 && n }}",
+                                   arg=title).json_value()
+    later = page.wait_for_function(f"([title, m]) => {{ const n = ({POINTS_JS})(title); return n > m && n }}",
+                                   arg=[title, first]).json_value()
     assert later > first >= 3  # the curve grows while the model trains
     expect(page.get_by_role("button", name="Stop")).to_be_enabled()
     expect(page.get_by_role("button", name="Instruction-tune")).to_be_disabled()  # no second run meanwhile
