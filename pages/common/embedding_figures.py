@@ -102,11 +102,11 @@ def projection(
     labelled += [i for i in ringed if i not in labelled]
     labelled += [i for i, w in enumerate(words) if label_all and i not in labelled]
     texts, sizes, markers, colours = [], [], [], []
+    star, ring, dot = (14, 12, 9) if three_d else (24, 24, 12)  # the sizes drawn (a ring: with its line)
     for n, i in enumerate(labelled):
         searched = n == 0 and query in index  # the searched word's label: bold, black and larger, beside its star
         texts.append(f"<b>{escape(words[i])}</b>" if searched else escape(words[i]))
         sizes.append(FONT_SIZE if searched else LABEL_SIZE)
-        star, ring, dot = (14, 12, 9) if three_d else (24, 24, 12)  # the sizes drawn (a ring: with its line)
         markers.append(star if searched else ring if i in ringed else dot)
         colours.append("#000000" if searched else class_style(classes[i])[0])
     if labelled:
@@ -162,7 +162,7 @@ def label_sides(
     radius[labelled, 0] = np.array(markers) / 2 + 1
     dots = np.concatenate([px - radius, px + radius], axis=1)  # (N, 4) boxes: x0, y0, x1, y1
     plot = np.array([[0.0, 0.0, *area]])
-    steps = np.array(list(LABEL_SIDES.values()))  # (8, 2)
+    sides, steps = list(LABEL_SIDES), np.array(list(LABEL_SIDES.values()))  # 8 names, (8, 2) directions
     placed, out = np.zeros((0, 4)), []
     for i, size, marker in zip(labelled, sizes, markers, strict=True):
         half = np.array([0.55 * size * len(words[i]) / 2, 0.6 * size])  # half the label's width and height
@@ -172,7 +172,7 @@ def label_sides(
         cost = _overlap(boxes, placed) + _overlap(boxes, np.delete(dots, i, axis=0)) + outside
         best = int(np.argmin(cost))  # the first side among the cheapest: the preferred one
         placed = np.vstack([placed, boxes[best]])
-        out.append(list(LABEL_SIDES)[best])
+        out.append(sides[best])
     return out
 
 

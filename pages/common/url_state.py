@@ -15,10 +15,10 @@ binds it: `app.py` runs every page inside `page_scope(name)`. A page opened from
 starts from what the student last had on it (or its own defaults), never from another page's
 widget of the same name; keys bound with `shared=True` (the sidebar's seed) are one for all.
 The browser's Back and Forward buttons step through a page's changes, the shared keys' too:
-when the link no longer says what the page last wrote into it, the link wins. The browser keeps one entry of its
-history for each link it is sent, so a run sends its link once, when its page is done (a page
-that ends early calls `url_state.stop()`, not `st.stop()`, after which Streamlit sends
-nothing). State too big for a link (a pasted corpus) is bound with `in_link=False`:
+when the link no longer says what the page last wrote into it, the link wins. The browser keeps
+one entry of its history for each link it is sent, so a run sends its link once, when its page
+is done (a page that ends early calls `url_state.stop()`, not `st.stop()`, after which Streamlit
+sends nothing). State too big for a link (a pasted corpus) is bound with `in_link=False`:
 remembered per page, never put in the address bar.
 """
 
