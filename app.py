@@ -24,3 +24,4 @@ with url_state.page_scope(page.url_path):  # the seed too, so that Back and Forw
             help="Every page that samples or trains starts from this seed, so a result can be repeated.",
         )
     page.run()
+models.settle()  # what this run loaded for good, out of the garbage collector's way

@@ -11,6 +11,9 @@ treat the tiny models and MiniLM alike.
 
 from __future__ import annotations
 
+import gc
+import sys
+import threading
 from dataclasses import dataclass
 
 import streamlit as st
@@ -27,6 +30,8 @@ TINY_ENCODER = "tiny encoder"
 STRUCTURAL_TOKENS = frozenset({"[CLS]", "[SEP]", "[BOS]", "[EOS]", "[PAD]"})
 # Page label -> name of the shipped checkpoint in llm_core.zoo.
 TINY_MODELS = {TINY_DECODER: "decoder", TINY_ENCODER: "encoder"}
+_frozen_modules = 0  # modules imported when the heap was last frozen (see settle)
+_freezing = threading.Lock()
 
 DESCRIPTIONS = {
     TINY_DECODER: "a small GPT-style decoder trained in this app on the synthetic corpus (causal mask)",
@@ -67,6 +72,27 @@ def device_in_use() -> str:
     """Once per server process: size torch's thread pool, pick the device, and say which it is."""
     configure_threads()
     return describe_device(pick_device())
+
+
+def settle() -> None:
+    """After a run that imported modules: hide everything the server holds so far from the garbage collector.
+
+    Modules, functions and models live as long as the server: some 400,000 objects once every page
+    has run and trained. A full collection walks all of them, 150-450 ms in which no student's page
+    runs. `gc.freeze` leaves them out of every later collection. They arrive with a page's first run
+    or a first training, when modules are imported, so a run that imported none changes nothing.
+    The price: what the sessions open at that moment hold is frozen too, and what of it later
+    becomes cyclic garbage stays. That happens a few times in a server's life, early, so it is
+    bounded by what those first sessions held.
+    """
+    global _frozen_modules
+    if len(sys.modules) == _frozen_modules:
+        return
+    with _freezing:
+        if len(sys.modules) != _frozen_modules:
+            _frozen_modules = len(sys.modules)
+            gc.collect()  # garbage first, so that nothing already garbage is kept for good
+            gc.freeze()
 
 
 @st.cache_resource(show_spinner="Loading MiniLM (once per server)…")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import sys
+import types
 
 import pytest
 from streamlit.util import calc_hash
 
 from llm_core.params import parameter_count
 from llm_core.pretrained import minilm_config
-from pages.common import course
+from pages.common import course, models
 from pages.common.course import LESSONS
 
 
@@ -90,3 +93,22 @@ def test_every_page_of_the_course_opens(app_page, lesson):
         assert at.title[0].value == lesson.label
         assert "coming next" in at.info[0].value
         assert all(item in at.markdown[-1].value for item in lesson.you_will)
+
+
+def test_a_run_that_imported_modules_freezes_what_the_server_holds(app_page, monkeypatch):
+    """What lives as long as the server is left out of later garbage collections (gc.freeze), once
+    after each run that imported something: a page's first run, a first training."""
+    gc.unfreeze()
+    monkeypatch.setattr(models, "_frozen_modules", 0)  # as in a server that has not run a page yet
+    at = app_page()
+    frozen = gc.get_freeze_count()
+    assert frozen > 50_000  # the modules and functions of Streamlit, torch, Plotly and the app
+
+    at.run()  # nothing new imported: nothing more frozen (frozen objects that were freed leave the count)
+    assert gc.get_freeze_count() <= frozen
+
+    monkeypatch.setitem(sys.modules, "lazily_imported", types.ModuleType("lazily_imported"))
+    at.run()
+    assert gc.get_freeze_count() > frozen
+    assert models._frozen_modules == len(sys.modules)
+    gc.unfreeze()
