@@ -188,16 +188,20 @@ st.caption(
 )
 
 st.subheader("Cosine similarity of chosen words")
-default_pick = [w for w in SIMILARITY_WORDS if w in vocabulary] or vocabulary[:6]
-if any(w not in vocabulary for w in st.session_state.get("pick", [])):  # the word list or the model changed
-    # the chosen words still placed, or when none is, the new list's default choice
-    st.session_state["pick"] = [w for w in st.session_state["pick"] if w in vocabulary] or default_pick
-picked = url_state.bind("pick", default=default_pick, options=vocabulary)
-st.multiselect("Words to compare", vocabulary, key="pick")
-if vocabulary and len(picked) < 2:
-    st.info("Choose at least two words to compare.", icon=":material/touch_app:")
-elif vocabulary:
-    ui.plot(similarity_view(model_label, words_raw, representation, tuple(picked), plots[-1][1]), key="similarity")
+if not vocabulary:  # a word list being edited: the words chosen from it wait until it can be used again
+    st.info("The words to compare come from the word list above, once it can be used.", icon=":material/edit:")
+else:
+    default_pick = [w for w in SIMILARITY_WORDS if w in vocabulary] or vocabulary[:6]
+    if any(w not in vocabulary for w in st.session_state.get("pick", [])):  # the word list or the model changed
+        # the chosen words still placed, or when none is, the new list's default choice
+        st.session_state["pick"] = [w for w in st.session_state["pick"] if w in vocabulary] or default_pick
+    picked = url_state.bind("pick", default=default_pick, options=vocabulary)
+    st.multiselect("Words to compare", vocabulary, key="pick")
+    if len(picked) < 2:
+        st.info("Choose at least two words to compare.", icon=":material/touch_app:")
+    else:
+        ui.plot(similarity_view(model_label, words_raw, representation, tuple(picked), plots[-1][1]),
+                key="similarity")
 
 # --- 3. train your own ----------------------------------------------------------------------------------
 

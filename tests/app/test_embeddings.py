@@ -210,6 +210,21 @@ def test_a_new_word_list_without_the_chosen_words_chooses_its_own(at):
     assert "pick" not in at.query_params
 
 
+def test_a_word_list_too_short_for_a_moment_keeps_the_chosen_words(at):
+    """Clearing the list to type a new one makes it unusable for a moment; the words chosen from it
+    come back with it, in the box and in the link."""
+    at = use(at, "MiniLM")
+    at.multiselect(key="pick").set_value(["cat", "dog", "apple"])
+    settle(at)
+    at.text_area(key="words").input("cat, dog")  # fewer than 3 words: refused
+    settle(at)
+    assert any("limit" in e.value or "minimum" in e.value for e in at.error)
+    at.text_area(key="words").input("cat, dog, horse, apple, bread, red")
+    settle(at)
+    assert at.multiselect(key="pick").value == ["cat", "dog", "apple"]
+    assert at.query_params["pick"] == ["cat", "dog", "apple"] and chart(at, "similarity")
+
+
 @pytest.mark.parametrize(("model", "word", "shown"), [
     ("tiny decoder", "xylophone", "“xylophone”"),
     ("MiniLM", "xylophone", "“xylophone”"),
