@@ -144,6 +144,7 @@ DOWNSTREAM_METHODS: dict[str, str] = {
 }
 VALIDATION_SEED = 10_007  # the held-out sentences never change, so every run is scored on the same set
 MAX_CLASSES = 4
+QUOTED_CHARS = 40  # of a line quoted in a message; the rest is cut, with "…"
 
 
 def labelled_task(
@@ -212,19 +213,19 @@ def parse_labelled_lines(text: str, max_examples: int = 200) -> tuple[list[Label
     student: no examples, a line without a label, one class only, too many classes, or a label
     with a single example (one is needed to train, one to check).
     """
-    lines = [line.strip() for line in clean_text(text).split("\n") if line.strip()]
+    lines = [(n, line.strip()) for n, line in enumerate(clean_text(text).split("\n"), start=1) if line.strip()]
     if not lines:
         raise ValueError("there are no examples yet: write one per line, like “positive: the cake was lovely”")
     if len(lines) > max_examples:
         raise ValueError(f"there are {len(lines):,} examples; the limit is {max_examples:,}")
     pairs = []
-    for n, line in enumerate(lines, start=1):
+    for n, line in lines:  # numbered as the student sees them, blank lines included
         label, sep, sentence = line.partition(":")
         label, sentence = label.strip().lower(), sentence.strip().lower()
         if not sep or not label or not sentence:
-            raise ValueError(
-                f"line {n} (“{line[:40]}”) needs a label, a colon and a sentence, like “negative: the soup was cold”"
-            )
+            shown = line if len(line) <= QUOTED_CHARS else line[:QUOTED_CHARS] + "…"
+            raise ValueError(f"line {n} (“{shown}”) needs a label, a colon and a sentence, like “negative: the soup "
+                             "was cold”")
         pairs.append((label, sentence))
     names = list(dict.fromkeys(label for label, _ in pairs))
     if set(names) <= set(SENTIMENT_LABELS):
@@ -236,19 +237,25 @@ def parse_labelled_lines(text: str, max_examples: int = 200) -> tuple[list[Label
     if len(names) > MAX_CLASSES:
         raise ValueError(f"there are {len(names)} different labels; the limit is {MAX_CLASSES}")
     for name in names:
-        if sum(label == name for label, _ in pairs) < 2:
-            raise ValueError(f"the label “{name}” has only one example; give every label at least two")
+        if len({sentence for label, sentence in pairs if label == name}) < 2:
+            raise ValueError(f"the label “{name}” has only one example (written once or more); give every label at "
+                             "least two different ones")
     return [LabelledText(sentence, names.index(label)) for label, sentence in pairs], tuple(names)
 
 
 def split_own_examples(examples: Sequence[LabelledText]) -> tuple[list[LabelledText], list[LabelledText]]:
-    """Hold out about a quarter of each label's examples (at least one) to check the classifier on."""
+    """Hold out about a quarter of each label's different sentences (at least one) to check the classifier on.
+
+    A sentence written more than once is held out or trained on, never both, and held out once:
+    the held-out accuracy is measured on sentences the models have not seen.
+    """
     train, val = [], []
     for label in sorted({e.label for e in examples}):
         group = [e for e in examples if e.label == label]
-        n_val = max(1, round(len(group) / 4))
-        train += group[: len(group) - n_val]
-        val += group[len(group) - n_val :]
+        sentences = list(dict.fromkeys(e.text for e in group))
+        held = sentences[len(sentences) - max(1, round(len(sentences) / 4)) :]
+        train += [e for e in group if e.text not in held]
+        val += [LabelledText(text, label) for text in held]
     return train, val
 
 

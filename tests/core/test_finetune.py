@@ -132,6 +132,18 @@ def test_own_examples_are_parsed_and_split_per_label():
     assert names == ("animal", "food", "color") and [e.label for e in animals] == [0, 1, 0, 1, 2, 2]
 
 
+def test_a_sentence_written_twice_is_never_both_trained_on_and_held_out():
+    lines = ["positive: the cake was lovely", "positive: the cake was lovely", "positive: a nice dog",
+             "negative: the bread was stale", "Negative: The bread was stale", "negative: bad soup",
+             "negative: bad soup", "negative: a cold day"]
+    train, val = finetune.split_own_examples(finetune.parse_labelled_lines("\n".join(lines))[0])
+    assert not {e.text for e in train} & {e.text for e in val}
+    assert len(val) == len({(e.text, e.label) for e in val})  # each held-out sentence scored once
+    assert {e.label for e in train} == {e.label for e in val} == {0, 1}
+    assert sorted(e.text for e in val) == ["a cold day", "a nice dog"]  # the last different sentence of each label
+    assert len(train) == 6  # every copy of the others
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -142,6 +154,9 @@ def test_own_examples_are_parsed_and_split_per_label():
         ("positive: nice cake\npositive: lovely dog", "at least two different labels"),
         ("a: x\nb: y\nc: z\nd: w\ne: v\na: x\nb: y\nc: z\nd: w\ne: v", "limit is 4"),
         ("positive: nice\nnegative: bad\npositive: lovely", "only one example"),
+        ("positive: nice\nnegative: bad\npositive: lovely\nnegative: bad", "label “negative” has only one example"),
+        ("positive: nice\n\nnegative: bad\n\n\nnegative the soup", r"line 6 \(“negative the soup”\)"),  # as on screen
+        ("positive: nice\n" + "x" * 50, "line 2 \\(“" + "x" * 40 + "…”\\)"),
     ],
 )
 def test_bad_own_examples_get_a_sentence_saying_what_to_change(text, message):
