@@ -63,7 +63,7 @@ with left:
     st.selectbox("Model", choices, key="model", help="; ".join(f"{k}: {v}" for k, v in models.DESCRIPTIONS.items()),
                  on_change=url_state.forget, args=("token",))  # other tokens: the query starts again
 with right:
-    st.text_input("Sentence", key="text", max_chars=limits.TEXT_CHARS.maximum, on_change=url_state.forget,
+    st.text_input("Sentence", key="text", on_change=url_state.forget,
                   args=("token",), help=f"At most {limits.SENTENCE_TOKENS.maximum} tokens, special tokens included.")
 tm = models.text_model(model_label)
 config = tm.config

@@ -60,7 +60,7 @@ left, right = st.columns([1, 3])
 with left:
     st.selectbox("Model", choices, key="model", help="; ".join(f"{k}: {v}" for k, v in models.DESCRIPTIONS.items()))
 with right:
-    st.text_input("Sentence", key="text", max_chars=limits.TEXT_CHARS.maximum,
+    st.text_input("Sentence", key="text",
                   help=f"At most {limits.SENTENCE_TOKENS.maximum} tokens, special tokens included.")
 tm = models.text_model(model_label)
 V, C = tm.config.vocab_size, tm.config.n_embd
@@ -109,22 +109,25 @@ with p1:
 with p2:
     st.segmented_control("Dimensions", (2, 3), key="dims", required=True, format_func=lambda d: f"{d}D")
 with p3:
-    st.text_input("Nearest neighbours of", key="word", max_chars=limits.WORD_CHARS.maximum)
+    st.text_input("Nearest neighbours of", key="word")
 query_word = query.strip().lower()
+if word_too_long := query_word and limits.WORD_CHARS.message(len(query_word)):  # empty: a note below
+    ui.show_error(f"Nearest neighbours of: {word_too_long} Type one word.")
+    query_word = ""
 
 if is_minilm:
     words_raw = url_state.bind("words", default=DEFAULT_WORDS, max_chars=limits.TEXT_CHARS.maximum)
     representation = url_state.bind("rep", default="sentence embedding", options=MINILM_REPRESENTATIONS)
     w1, w2 = st.columns([3, 1])
     with w1:
-        st.text_area("Words to place (commas or spaces between them)", key="words", height=100,
-                     max_chars=limits.TEXT_CHARS.maximum)
+        st.text_area("Words to place (commas or spaces between them)", key="words", height=100)
     with w2:
         st.radio("Vector of a word", MINILM_REPRESENTATIONS, key="rep",
                  help="input embedding: the rows of MiniLM's lookup table (averaged over a word's pieces); "
                       "sentence embedding: the word alone run through all 6 layers and averaged.")
-    listed = parse_words(words_raw)
-    problem = limits.WORD_LIST.message(len(listed))
+    too_long = limits.TEXT_CHARS.message(len(words_raw))
+    listed = [] if too_long else parse_words(words_raw)
+    problem = too_long or limits.WORD_LIST.message(len(listed))
     unk = tm.tokenizer.unk_id  # each word is read alone, as the plot reads it
     unplaced = [w for w, e in zip(listed, tm.tokenizer.encode_batch(listed), strict=True) if unk in e.ids]
     if unplaced and not problem:
@@ -165,7 +168,7 @@ if vocabulary and query_word and query_word not in vocabulary:
                f"Try one of: {ui.markdown_literal(', '.join(examples))}"
                + (", or add it to the list above." if is_minilm else "."))
     query_word = ""
-elif vocabulary and not query_word:
+elif vocabulary and not query_word and not word_too_long:
     st.info("Type a word into “Nearest neighbours of” to mark it in the plot and list its closest words.")
 
 for col, (trained, title) in zip(st.columns(len(plots)) if plots else [], plots, strict=True):

@@ -38,7 +38,6 @@ BETA_CHOICES = [0.05, 0.1, 0.2, 0.5, 1.0]
 IMITATE_CHOICES = [0.0, 0.25, 0.5, 1.0, 2.0]
 STEPS = limits.Bound(10, min(400, limits.TRAIN_STEPS.maximum), "Training for {value:,} steps was asked for")
 SECONDS = limits.Bound(5, limits.TRAIN_SECONDS.maximum, "A time budget of {value:,} seconds was asked for")
-OWN_EXAMPLES_CHARS = limits.TEXT_CHARS.maximum
 METHOD_LABELS = finetune.DOWNSTREAM_METHODS
 DEFAULT_OWN = """positive: the cake was lovely .
 positive: ben thinks that the dog is friendly .
@@ -187,15 +186,20 @@ def task_section() -> None:
         seed = int(st.session_state.get("seed", 0))
         train_set, val_set, label_names = finetune.labelled_task(task, n_labels, seed=seed)
     else:
-        url_state.bind("ds_own", default=DEFAULT_OWN, max_chars=OWN_EXAMPLES_CHARS)
+        url_state.bind("ds_own", default=DEFAULT_OWN, max_chars=limits.TEXT_CHARS.maximum)
         text = st.text_area(
             "Your labelled examples: one per line, the label, a colon, the sentence",
-            key="ds_own", height=220, max_chars=OWN_EXAMPLES_CHARS,
+            key="ds_own", height=220,
         )  # fmt: skip
         train_set, val_set, label_names = [], [], SENTIMENT_LABELS
         try:
+            if too_long := text and limits.TEXT_CHARS.message(len(text)):  # empty: the parser says what to write
+                raise limits.LimitError(too_long)
             examples, label_names = finetune.parse_labelled_lines(text)
             train_set, val_set = finetune.split_own_examples(examples)
+        except limits.LimitError as why:
+            ui.show_error(f"Your examples: {why} Shorten them to train.")
+            problem = "Fix your labelled examples above to train."
         except ValueError as why:
             ui.show_error(f"Your examples cannot be used yet: {ui.markdown_literal(str(why))}.")  # it quotes them
             problem = "Fix your labelled examples above to train."
@@ -290,8 +294,7 @@ def label_chart(points: dict[int, dict[str, float | None]]) -> None:
 def own_predictions(result: TaskResult) -> None:
     st.subheader("Try the trained classifiers on your own sentences")
     url_state.bind("ds_try", default=DEFAULT_TRY, max_chars=limits.TEXT_CHARS.maximum)
-    text = st.text_area(f"One sentence per line, up to {limits.TRY_SENTENCES.maximum}", key="ds_try", height=140,
-                        max_chars=limits.TEXT_CHARS.maximum)
+    text = st.text_area(f"One sentence per line, up to {limits.TRY_SENTENCES.maximum}", key="ds_try", height=140)
     try:
         sentences = [line.strip() for line in limits.check_text(text).split("\n") if line.strip()]
         limits.TRY_SENTENCES.check(len(sentences))
@@ -521,7 +524,7 @@ def sampled_comparison(model: Transformer | None, val_pairs) -> None:
     prompts = tuple(dict.fromkeys(p.prompt for p in val_pairs if p.kind == "safe"))[:6]
     most = limits.QUESTION_CHARS.maximum
     url_state.bind("pt_ask", default="can the cow eat chocolate ?", max_chars=most)
-    own = st.text_input("Ask your own question too", key="pt_ask", max_chars=most)
+    own = st.text_input("Ask your own question too", key="pt_ask")
     try:
         own = limits.check_text(own, most).lower()
         room = decoder().model.config.block_size - finetune.ANSWER_TOKENS

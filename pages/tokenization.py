@@ -416,10 +416,11 @@ else:
 st.header(f"The {TOKENIZERS[kind]} vocabulary")
 vocab_table = vocabulary(kind, vocab_size, corpus_key, corpus)
 url_state.bind("vocab_search", default="", max_chars=limits.SEARCH_CHARS.maximum)
-query = st.text_input("Search the vocabulary", key="vocab_search", placeholder="e.g. ing",
-                      max_chars=limits.SEARCH_CHARS.maximum)
+query = st.text_input("Search the vocabulary", key="vocab_search", placeholder="e.g. ing")
 shown = vocab_table
-if query:
+if (too_long := limits.SEARCH_CHARS.message(len(query))) is not None:
+    ui.show_error(f"{too_long} Search for a piece of a token.")
+elif query:
     shown = vocab_table.filter(pc.match_substring(vocab_table["token"], query, ignore_case=True))
 columns = ["id", "token", "special"] if kind == "minilm" else ["id", "token", "frequency", "special"]
 st.caption(f"{len(shown):,} of {len(vocab_table):,} entries" + (" (showing the first 5,000)" if len(shown) > 5000
