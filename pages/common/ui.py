@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import pyarrow as pa
 import streamlit as st
 
-from pages.common.chips import reveal
+from pages.common.chips import reveal, visible
 from pages.common.figures import PLOTLY_CONFIG, Figure
 
 CODE_KEY = "show_code"  # the open state of a page's "Show the code" expander, in the session state
@@ -81,9 +81,10 @@ def markdown_literal(text: str) -> str:
 
 def quoted(items: Iterable[str], limit: int = 10) -> str:
     """The student's words or symbols listed in a message: each once, quoted, shown as typed (no Markdown
-    from them), the first `limit` of them: “a”, “b” and 3 more."""
+    from them), the first `limit` of them: “a”, “b” and 3 more. One made only of spaces, tabs or line
+    ends is drawn as the token chips draw them (“⇥” for a tab), not as blank quotes."""
     unique = list(dict.fromkeys(items))
-    shown = ", ".join(f"“{markdown_literal(item)}”" for item in unique[:limit])
+    shown = ", ".join(f"“{markdown_literal(item if item.strip() else visible(item))}”" for item in unique[:limit])
     return shown + (f" and {len(unique) - limit:,} more" if len(unique) > limit else "")
 
 

@@ -260,6 +260,9 @@ def test_an_unknown_word_is_unk_for_words_and_split_by_subwords(at):
     set_state(at, text=text, tokenizer="bpe")
     pieces = chip_texts(spec(at, "tok_chips"))
     assert "[UNK]" not in pieces and "".join(pieces) == "The▁zorblaxing▁function."
+
+    set_state(at, text="tab\there", tokenizer="bpe")  # the corpus has no tab: one [UNK], named as its chip shows it
+    assert metric(at, "[UNK] tokens") == "1" and any("cannot spell “⇥” from" in w.value for w in at.warning)
     assert "▁zorblaxing" not in pieces and len(pieces) > 4  # the rare word is spelled with known pieces
 
     set_state(at, text=text, tokenizer="wordpiece")
