@@ -63,8 +63,8 @@ with left:
     st.selectbox("Model", choices, key="model", help="; ".join(f"{k}: {v}" for k, v in models.DESCRIPTIONS.items()),
                  on_change=url_state.forget, args=("token",))  # other tokens: the query starts again
 with right:
-    st.text_input("Sentence", key="text", on_change=url_state.forget,
-                  args=("token",), help=f"At most {limits.SENTENCE_TOKENS.maximum} tokens, special tokens included.")
+    st.text_input("Sentence", key="text", on_change=url_state.forget, args=("token",),
+                  help=f"Read in lower case. At most {limits.SENTENCE_TOKENS.maximum} tokens, special tokens included.")
 tm = models.text_model(model_label)
 config = tm.config
 st.caption(f"**{model_label}**: {models.DESCRIPTIONS[model_label]}. Width C = {config.n_embd}, so each of the "
@@ -89,7 +89,7 @@ with c3:
 
 problem = None
 try:
-    cleaned = limits.check_text(text)
+    cleaned = limits.check_text(text).lower()  # as the models read it: the tiny ones know only lower case
     encoding = tm.encode(cleaned)
     limits.SENTENCE_TOKENS.check(len(encoding.ids))
     if len(encoding.ids) > config.block_size:

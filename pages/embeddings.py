@@ -61,7 +61,7 @@ with left:
     st.selectbox("Model", choices, key="model", help="; ".join(f"{k}: {v}" for k, v in models.DESCRIPTIONS.items()))
 with right:
     st.text_input("Sentence", key="text",
-                  help=f"At most {limits.SENTENCE_TOKENS.maximum} tokens, special tokens included.")
+                  help=f"Read in lower case. At most {limits.SENTENCE_TOKENS.maximum} tokens, special tokens included.")
 tm = models.text_model(model_label)
 V, C = tm.config.vocab_size, tm.config.n_embd
 is_minilm = model_label == models.MINILM
@@ -77,7 +77,7 @@ st.markdown(
     f"with the rest of the model."
 )
 try:
-    cleaned = limits.check_text(text)
+    cleaned = limits.check_text(text).lower()  # as the models read it: the tiny ones know only lower case
     encoding = tm.encode(cleaned)
     limits.SENTENCE_TOKENS.check(len(encoding.ids))
 except limits.LimitError as why:

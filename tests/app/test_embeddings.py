@@ -104,8 +104,8 @@ def use(at: AppTest, model: str, **widgets) -> AppTest:
 
 
 def test_the_tiny_decoder_looks_up_its_own_rows(at, decoder):
-    at = use(at, "tiny decoder")
-    assert not at.error and not at.warning
+    at = use(at, "tiny decoder", text=DEFAULT_TEXT.capitalize())  # read in lower case, as the model was trained
+    assert not at.error and not at.warning and not at.info
     assert at.title[0].value == "2. Embeddings"
     model, tokenizer = decoder
     ids = [tokenizer.bos_id, *tokenizer.encode(DEFAULT_TEXT).ids]
