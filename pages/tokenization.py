@@ -352,7 +352,8 @@ st.markdown(
 )
 if n_merges == 0:
     st.info("This vocabulary is so small that the alphabet fills it: there are no merges to step through. "
-            "Choose a larger vocabulary size.")
+            "Choose a larger vocabulary size" + (" (the slider moves once a trained tokenizer is picked: MiniLM's "
+                                                 "vocabulary is fixed)." if kind == "minilm" else "."))
 else:
     previous_max = st.session_state.get("_tok_merge_max")
     if "merge" in st.session_state and (

@@ -322,6 +322,14 @@ def test_a_merge_step_left_in_the_link_by_a_vocabulary_without_merges_comes_back
     set_state(at)
 
 
+def test_a_vocabulary_without_merges_says_how_to_get_some_with_the_slider_that_moves(app_page):
+    at = app_page("tokenization", vocab="30")
+    assert any(i.value.endswith("Choose a larger vocabulary size.") for i in at.info)
+    at = app_page("tokenization", vocab="30", tokenizer="minilm")  # MiniLM's vocabulary: the slider is locked
+    assert at.select_slider(key="vocab").disabled
+    assert any("once a trained tokenizer is picked" in i.value for i in at.info)
+
+
 # --- bad input ------------------------------------------------------------------------------------
 
 
