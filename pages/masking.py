@@ -498,7 +498,8 @@ ui.table(
     prefix_rows, width="stretch", key="prefix_table",
     column_config={
         "t": st.column_config.TextColumn(width=40),
-        "position t sees": st.column_config.TextColumn(width=170),
+        # right-aligned: a prefix too long for the column loses its start, and its growing end stays in sight
+        "position t sees": st.column_config.TextColumn(width=170, alignment="right"),
         "next token": st.column_config.TextColumn(width=95),
         "P, one pass": st.column_config.TextColumn(width=100, help="P(next token) from one pass over the sentence"),
         "P, prefix only": st.column_config.TextColumn(width=115, help="P(next token) from a pass on the prefix alone"),
