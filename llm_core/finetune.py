@@ -210,8 +210,9 @@ def parse_labelled_lines(text: str, max_examples: int = 200) -> tuple[list[Label
 
     Labels are numbered in order of first appearance (for "positive"/"negative" the lecture's
     order is used, so they match the synthetic task). Raises ValueError with a sentence for the
-    student: no examples, a line without a label, one class only, too many classes, or a label
-    with a single example (one is needed to train, one to check).
+    student: no examples, a line without a label, one class only, too many classes, a sentence
+    under two labels, or a label with a single different sentence (one is needed to train, one to
+    check).
     """
     lines = [(n, line.strip()) for n, line in enumerate(clean_text(text).split("\n"), start=1) if line.strip()]
     if not lines:
@@ -223,9 +224,8 @@ def parse_labelled_lines(text: str, max_examples: int = 200) -> tuple[list[Label
         label, sep, sentence = line.partition(":")
         label, sentence = label.strip().lower(), sentence.strip().lower()
         if not sep or not label or not sentence:
-            shown = line if len(line) <= QUOTED_CHARS else line[:QUOTED_CHARS] + "…"
-            raise ValueError(f"line {n} (“{shown}”) needs a label, a colon and a sentence, like “negative: the soup "
-                             "was cold”")
+            raise ValueError(f"line {n} (“{_excerpt(line)}”) needs a label, a colon and a sentence, like "
+                             "“negative: the soup was cold”")
         pairs.append((label, sentence))
     names = list(dict.fromkeys(label for label, _ in pairs))
     if set(names) <= set(SENTIMENT_LABELS):
@@ -236,11 +236,23 @@ def parse_labelled_lines(text: str, max_examples: int = 200) -> tuple[list[Label
         )
     if len(names) > MAX_CLASSES:
         raise ValueError(f"there are {len(names)} different labels; the limit is {MAX_CLASSES}")
+    labels_of: dict[str, set[str]] = {}
+    for label, sentence in pairs:
+        labels_of.setdefault(sentence, set()).add(label)
+    for sentence, labels in labels_of.items():
+        if len(labels) > 1:
+            both = " and ".join(f"“{name}”" for name in names if name in labels)
+            raise ValueError(f"“{_excerpt(sentence)}” has two labels, {both}; give each sentence one")
     for name in names:
-        if len({sentence for label, sentence in pairs if label == name}) < 2:
-            raise ValueError(f"the label “{name}” has only one example (written once or more); give every label at "
-                             "least two different ones")
+        if sum(name in labels for labels in labels_of.values()) < 2:
+            raise ValueError(f"the label “{name}” has only one example (a line written again, or again in other "
+                             "capitals, counts once); give every label at least two different ones")
     return [LabelledText(sentence, names.index(label)) for label, sentence in pairs], tuple(names)
+
+
+def _excerpt(text: str) -> str:
+    """The start of a line quoted in a message, cut with "…" after QUOTED_CHARS characters."""
+    return text if len(text) <= QUOTED_CHARS else text[:QUOTED_CHARS] + "…"
 
 
 def split_own_examples(examples: Sequence[LabelledText]) -> tuple[list[LabelledText], list[LabelledText]]:

@@ -154,7 +154,8 @@ def test_a_sentence_written_twice_is_never_both_trained_on_and_held_out():
         ("positive: nice cake\npositive: lovely dog", "at least two different labels"),
         ("a: x\nb: y\nc: z\nd: w\ne: v\na: x\nb: y\nc: z\nd: w\ne: v", "limit is 4"),
         ("positive: nice\nnegative: bad\npositive: lovely", "only one example"),
-        ("positive: nice\nnegative: bad\npositive: lovely\nnegative: bad", "label “negative” has only one example"),
+        ("positive: nice\nnegative: bad\npositive: lovely\nnegative: BAD", "label “negative” has only one example"),
+        ("positive: nice\npositive: fine\nnegative: fine\nnegative: bad", "“fine” has two labels, “negative” and"),
         ("positive: nice\n\nnegative: bad\n\n\nnegative the soup", r"line 6 \(“negative the soup”\)"),  # as on screen
         ("positive: nice\n" + "x" * 50, "line 2 \\(“" + "x" * 40 + "…”\\)"),
     ],
