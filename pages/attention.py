@@ -89,7 +89,7 @@ with c3:
 
 problem = None
 try:
-    cleaned = limits.check_text(text).lower()  # as the models read it: the tiny ones know only lower case
+    cleaned = tm.read(limits.check_text(text))  # the tiny models know only lower case
     encoding = tm.encode(cleaned)
     limits.SENTENCE_TOKENS.check(len(encoding.ids))
     if len(encoding.ids) > config.block_size:

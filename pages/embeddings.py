@@ -77,7 +77,7 @@ st.markdown(
     f"with the rest of the model."
 )
 try:
-    cleaned = limits.check_text(text).lower()  # as the models read it: the tiny ones know only lower case
+    cleaned = tm.read(limits.check_text(text))  # the tiny models know only lower case
     encoding = tm.encode(cleaned)
     limits.SENTENCE_TOKENS.check(len(encoding.ids))
 except limits.LimitError as why:
@@ -111,7 +111,7 @@ with p2:
 with p3:
     st.text_input("Nearest neighbours of", key="word")
 query_word = query.strip().lower()
-if word_too_long := query_word and limits.WORD_CHARS.message(len(query_word)):  # empty: a note below
+if word_too_long := query_word and limits.WORD_CHARS.message(len(query.strip())):  # empty: a note below
     ui.show_error(f"Nearest neighbours of: {word_too_long} Type one word.")
     query_word = ""
 
@@ -125,9 +125,12 @@ if is_minilm:
         st.radio("Vector of a word", MINILM_REPRESENTATIONS, key="rep",
                  help="input embedding: the rows of MiniLM's lookup table (averaged over a word's pieces); "
                       "sentence embedding: the word alone run through all 6 layers and averaged.")
-    too_long = limits.TEXT_CHARS.message(len(words_raw))
-    listed = [] if too_long else parse_words(words_raw)
-    problem = too_long or limits.WORD_LIST.message(len(listed))
+    if too_long := words_raw and limits.TEXT_CHARS.message(len(words_raw)):  # empty: no words, said below
+        listed, problem = [], f"Words to place: {too_long} Shorten the list above."
+    else:
+        listed = parse_words(words_raw)
+        count = limits.WORD_LIST.message(len(listed))
+        problem = count and f"{count} Edit the list above: the projection needs 3 to {limits.WORD_LIST.maximum} words."
     unk = tm.tokenizer.unk_id  # each word is read alone, as the plot reads it
     unplaced = [w for w, e in zip(listed, tm.tokenizer.encode_batch(listed), strict=True) if unk in e.ids]
     if unplaced and not problem:
@@ -154,7 +157,7 @@ else:
 
 vocabulary: list[str] = []
 if problem:
-    ui.show_error(f"{problem} Edit the list above: the projection needs 3 to {limits.WORD_LIST.maximum} words.")
+    ui.show_error(problem)
     plots = []
 else:
     vocabulary = point_set(model_label, True, words_raw, representation)[0]

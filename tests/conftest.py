@@ -9,6 +9,7 @@ Page tests use the `app_page` fixture:
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +47,14 @@ def _navigation_through_app(monkeypatch: pytest.MonkeyPatch) -> None:
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture(autouse=True)
+def _heap_unfrozen_after_each_test() -> Iterator[None]:
+    """The app freezes the heap after runs that import modules (`models.settle`), as a server would
+    once; in a test process, sessions of earlier tests would stay frozen with it and never be freed."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)

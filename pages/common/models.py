@@ -49,6 +49,11 @@ class TextModel:
     tokenizer: Tokenizer
     wrap: str  # "bert": [CLS] text [SEP]; "bos": [BOS] text; "none": the tokens alone
 
+    def read(self, text: str) -> str:
+        """The text as this model reads it: lower-cased for the tiny models, whose vocabulary comes from a
+        lower-case corpus. MiniLM's tokenizer lower-cases by itself, and keeps a typed [MASK] special."""
+        return text if self.label == MINILM else text.lower()
+
     def encode(self, text: str) -> Encoding:
         """The sentence as this model reads it, special tokens included."""
         if self.wrap == "bert":
@@ -82,8 +87,8 @@ def settle() -> None:
     runs. `gc.freeze` leaves them out of every later collection. They arrive with a page's first run
     or a first training, when modules are imported, so a run that imported none changes nothing.
     The price: what the sessions open at that moment hold is frozen too, and what of it later
-    becomes cyclic garbage stays. That happens a few times in a server's life, early, so it is
-    bounded by what those first sessions held.
+    becomes cyclic garbage stays. That happens once per feature that imports modules on first use
+    (a page, a training, t-SNE, MiniLM), so a bounded number of times, early in a server's life.
     """
     global _frozen_modules
     if len(sys.modules) == _frozen_modules:

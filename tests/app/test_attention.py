@@ -26,7 +26,7 @@ from streamlit.util import calc_hash
 from llm_core import zoo
 from llm_core.hooks import capture
 from llm_core.pretrained import load_minilm, minilm_dir
-from pages.common import ui
+from pages.common import models, ui
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEXT = "the cat is hungry , so it eats the fish ."
@@ -315,3 +315,10 @@ def test_quick_clicks_on_the_step_arrows_each_move_one_step(at):
     at.button(key="step_next").click().run()
     assert at.segmented_control(key="step").value == "W_q, W_k, W_v"
     at.segmented_control(key="step").set_value("X").run()
+
+
+def test_the_tiny_models_read_lower_case_and_minilm_reads_a_typed_special_token():
+    assert models.text_model(models.TINY_DECODER).read("The Cat") == "the cat"  # their corpus is lower-case
+    minilm = models.text_model(models.MINILM)
+    assert minilm.read("[MASK] The Cat") == "[MASK] The Cat"  # its tokenizer lower-cases, and keeps [MASK]
+    assert minilm.encode(minilm.read("[MASK] The Cat")).tokens == ["[CLS]", "[MASK]", "the", "cat", "[SEP]"]

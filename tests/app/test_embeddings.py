@@ -188,6 +188,13 @@ def test_minilm_word_list_can_be_edited_and_is_bounded(at):
     at.text_area(key="words").input(" ".join(f"w{i}" for i in range(151)))
     settle(at)
     assert any("list: 151; the limit is 150" in e.value for e in at.error)
+    at.text_area(key="words").input("cat, dog, " + "horse, " * 300)  # three different words, in 2,110 characters
+    settle(at)
+    assert [e.value for e in at.error] == ["Words to place: Text is 2,110 characters long; the limit is 2,000. "
+                                           "Shorten the list above."]
+    at.text_area(key="words").input("")
+    settle(at)
+    assert any("Different words in the list: 0; the minimum is 3" in e.value for e in at.error)
     at.text_area(key="words").input("cat, dog, horse, apple, bread, red")
     settle(at)
 
@@ -236,6 +243,15 @@ def test_a_word_not_in_the_vocabulary_gets_a_message(at, model, word, shown):
     [warning] = at.warning
     assert shown in warning.value and "not in" in warning.value
     assert chart(at, "projection_after")  # the plot is still there
+
+
+def test_a_word_too_long_for_the_word_box_names_the_limit(at):
+    at = use(at, "MiniLM", word="x" * 41)
+    assert [e.value for e in at.error] == ["Nearest neighbours of: The word is 41 characters long; the limit is 40. "
+                                           "Type one word."]
+    assert not at.warning  # not also "not in the word list"
+    at = use(at, "MiniLM", word="İ" * 40)  # 40 characters as typed, 80 once lower-cased
+    assert not at.error
 
 
 @pytest.mark.parametrize("model", ["tiny decoder", "MiniLM"])

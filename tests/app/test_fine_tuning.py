@@ -357,6 +357,8 @@ def test_a_link_with_frozen_layers_opens_with_them_frozen(open_page):
         ("", "no examples yet"),
         ("positive: the cake was lovely .\npositive: the dog was kind .", "at least two different labels"),
         ("positive: the cake was lovely .\nthe soup was bad", "line 2"),
+        ("\n".join(["positive: the cake was lovely .", "negative: the soup was cold ."] * 33),  # 2,045 characters
+         "Text is 2,045 characters long; the limit is 2,000."),
     ],
 )
 def test_unusable_own_examples_say_what_to_change_and_keep_the_text(open_page, text, message):

@@ -111,4 +111,3 @@ def test_a_run_that_imported_modules_freezes_what_the_server_holds(app_page, mon
     at.run()
     assert gc.get_freeze_count() > frozen
     assert models._frozen_modules == len(sys.modules)
-    gc.unfreeze()
