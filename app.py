@@ -9,7 +9,8 @@ import streamlit as st
 from llm_core.device import use_one_thread
 from pages.common import course, limits, models, url_state
 
-st.set_page_config(page_title="Introduction to LLMs", page_icon=":material/school:", layout="wide")
+# An emoji favicon is drawn by the browser itself; a Material icon would be fetched from Google's fonts server.
+st.set_page_config(page_title="Introduction to LLMs", page_icon="🎓", layout="wide")
 
 device = models.device_in_use()
 use_one_thread()  # this run's own torch setting: a class's requests share the cores (see llm_core.device)

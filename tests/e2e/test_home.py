@@ -22,6 +22,18 @@ def test_home_draws_both_scale_charts_and_the_course_map(page, server_url, open_
     assert_no_exception(page)
 
 
+def test_the_browser_asks_nothing_of_any_other_server(page, server_url, open_page, assert_no_exception):
+    """A classroom may have no internet: the pages, their fonts, icons and favicon all come from the app."""
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    open_page(page, server_url)
+    open_page(page, f"{server_url}/attention")
+    page.wait_for_timeout(1_000)  # the favicon is set after the page has run
+    elsewhere = [url for url in asked if not url.startswith((server_url, "data:", "blob:"))]
+    assert not elsewhere, elsewhere
+    assert_no_exception(page)
+
+
 def test_a_course_map_link_opens_its_page(page, server_url, open_page, assert_no_exception):
     open_page(page, server_url)
     lesson = LESSONS[2]
