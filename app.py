@@ -17,9 +17,11 @@ use_one_thread()  # this run's own torch setting: a class's requests share the c
 url_state.replace_lone_surrogates()
 page = st.navigation(course.navigation_pages())
 with url_state.page_scope(page.url_path):  # the seed too, so that Back and Forward undo its changes as well
+    # Bound before the sidebar: a warning about a bad seed in the link then heads the page, where a phone,
+    # whose sidebar starts closed, shows it too.
+    url_state.bind("seed", default=0, min_value=limits.SEED.minimum, max_value=limits.SEED.maximum, shared=True)
     with st.sidebar:
         st.caption(f"Models run on **{device}**")
-        url_state.bind("seed", default=0, min_value=limits.SEED.minimum, max_value=limits.SEED.maximum, shared=True)
         st.number_input(
             "Random seed", min_value=limits.SEED.minimum, max_value=limits.SEED.maximum, step=1, key="seed",
             help="Every page that samples or trains starts from this seed, so a result can be repeated.",
