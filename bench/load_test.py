@@ -29,8 +29,8 @@ exceptions, `st.error` boxes, timeouts, lost connections, figures that differ; "
 again" answers from the server's cap on trainings are counted apart); server memory per
 session at the burst's peak; memory after each wave, and after the first and the last once the
 sessions that left had expired (the servers hold a closed tab's session for a while, for it to
-reconnect); the pauses of the server's garbage
-collector during the waves (`bench/loadtest/launch.py`); the errors in the server log.
+reconnect); the pauses of the server's garbage collector during the waves
+(`bench/loadtest/launch.py`); the errors in the server log.
 
 Goals on this 2-core machine: 0 failures; p95 under the burst at most 2x the minimal app's p95
 under the same burst; memory after the last wave within 10% of memory after the first (each

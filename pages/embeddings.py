@@ -111,7 +111,7 @@ with p2:
 with p3:
     st.text_input("Nearest neighbours of", key="word")
 query_word = query.strip().lower()
-if word_too_long := query_word and limits.WORD_CHARS.message(len(query.strip())):  # empty: a note below
+if word_too_long := limits.WORD_CHARS.over(len(query.strip())):  # counted as typed
     ui.show_error(f"Nearest neighbours of: {word_too_long} Type one word.")
     query_word = ""
 
@@ -125,7 +125,7 @@ if is_minilm:
         st.radio("Vector of a word", MINILM_REPRESENTATIONS, key="rep",
                  help="input embedding: the rows of MiniLM's lookup table (averaged over a word's pieces); "
                       "sentence embedding: the word alone run through all 6 layers and averaged.")
-    if too_long := words_raw and limits.TEXT_CHARS.message(len(words_raw)):  # empty: no words, said below
+    if too_long := limits.TEXT_CHARS.over(len(words_raw)):
         listed, problem = [], f"Words to place: {too_long} Shorten the list above."
     else:
         listed = parse_words(words_raw)

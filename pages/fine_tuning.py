@@ -193,7 +193,7 @@ def task_section() -> None:
         )  # fmt: skip
         train_set, val_set, label_names = [], [], SENTIMENT_LABELS
         try:
-            if too_long := text and limits.TEXT_CHARS.message(len(text)):  # empty: the parser says what to write
+            if too_long := limits.TEXT_CHARS.over(len(text)):  # empty: the parser says what to write
                 raise limits.LimitError(too_long)
             examples, label_names = finetune.parse_labelled_lines(text)
             train_set, val_set = finetune.split_own_examples(examples)

@@ -419,7 +419,7 @@ vocab_table = vocabulary(kind, vocab_size, corpus_key, corpus)
 url_state.bind("vocab_search", default="", max_chars=limits.SEARCH_CHARS.maximum)
 query = st.text_input("Search the vocabulary", key="vocab_search", placeholder="e.g. ing")
 shown = vocab_table
-if (too_long := limits.SEARCH_CHARS.message(len(query))) is not None:
+if too_long := limits.SEARCH_CHARS.over(len(query)):
     ui.show_error(f"{too_long} Search for a piece of a token.")
 elif query:
     shown = vocab_table.filter(pc.match_substring(vocab_table["token"], query, ignore_case=True))

@@ -36,6 +36,11 @@ class Bound:
             return f"{self.describe.format(value=value)}; the minimum is {self.minimum:,}."
         return None
 
+    def over(self, value: int) -> str | None:
+        """Why `value` is refused for passing the maximum, or None: for a box whose emptiness the page
+        answers in its own words."""
+        return self.message(value) if value > self.maximum else None
+
     def check(self, value: int) -> int:
         """Return `value` unchanged, or raise LimitError naming the bound and the value."""
         if (problem := self.message(value)) is not None:

@@ -22,6 +22,11 @@ def test_below_the_minimum_the_message_names_the_minimum():
     assert limits.N_LAYER.message(0) == "The model has 0 layers; the minimum is 1."
 
 
+def test_over_speaks_only_past_the_maximum():
+    assert limits.WORD_CHARS.over(0) is None and limits.WORD_CHARS.over(40) is None  # empty: the page's own words
+    assert limits.WORD_CHARS.over(41) == "The word is 41 characters long; the limit is 40."
+
+
 def test_every_bound_is_a_non_empty_range():
     bounds = [value for value in vars(limits).values() if isinstance(value, limits.Bound)]
     assert len(bounds) >= 10
