@@ -28,6 +28,7 @@ from pages.common.masking_cached import Sentence, attention_view, fill_ins, pert
 DEFAULT_TEXT = "the cat eats the fish in the house ."
 DEFAULT_SHORT = "the dog sleeps ."
 MAX_CELL_TEXT = 16  # columns a half-width heatmap can print a value in; beyond, the texts run into each other
+PREFIX_CHARS = 23  # characters the prediction table's prefix column shows at 1280 px
 MAX_SYMBOL_TEXT = 8  # ... and "−∞" in (at 1280 px, a cell of 11 columns is narrower than the symbol)
 DEFAULT_DIGITS = "3 1 4 1 5"
 DEFAULT_TASK = "reverse"
@@ -200,6 +201,18 @@ def replacement_words() -> list[str]:
     listed, tok = set(ordered), tokenizer()
     rest = sorted(w for w in vocabulary if w not in listed and not tok.is_special(w))
     return ordered + rest
+
+
+def prefix_end(tokens: list[str]) -> str:
+    """A prefix as the prediction table's narrow column shows it: whole while it fits, else "…" and its last
+    tokens, where each row adds the token it was given."""
+    text = " ".join(tokens)
+    if len(text) <= PREFIX_CHARS:
+        return text
+    kept = [tokens[-1]]
+    while len(" ".join(["…", tokens[-len(kept) - 1], *kept])) <= PREFIX_CHARS:
+        kept.insert(0, tokens[-len(kept) - 1])
+    return " ".join(["…", *kept])
 
 
 def sentence_changed() -> None:
@@ -488,7 +501,7 @@ prefix_rows = []
 for p in predictions(tuple(dec)):
     prefix_rows.append({
         "t": str(p.position),
-        "position t sees": " ".join(names(p.prefix)),
+        "position t sees": prefix_end(names(p.prefix)),
         "next token": "—" if p.target is None else names([p.target])[0],
         "P, one pass": "—" if p.target_prob is None else f"{p.target_prob:.4f}",
         "P, prefix only": "—" if p.prefix_only_prob is None else f"{p.prefix_only_prob:.4f}",
@@ -498,8 +511,7 @@ ui.table(
     prefix_rows, width="stretch", key="prefix_table",
     column_config={
         "t": st.column_config.TextColumn(width=40),
-        # right-aligned: a prefix too long for the column loses its start, and its growing end stays in sight
-        "position t sees": st.column_config.TextColumn(width=170, alignment="right"),
+        "position t sees": st.column_config.TextColumn(width=170, help="Tokens 0 to t; a long prefix shows its end"),
         "next token": st.column_config.TextColumn(width=95),
         "P, one pass": st.column_config.TextColumn(width=100, help="P(next token) from one pass over the sentence"),
         "P, prefix only": st.column_config.TextColumn(width=115, help="P(next token) from a pass on the prefix alone"),
