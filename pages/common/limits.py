@@ -139,8 +139,8 @@ def training_slot() -> Iterator[None]:
     """
     if not _training_slots.acquire(blocking=False):
         raise Busy(
-            f"The server is already training {CONCURRENT_TRAININGS} models for other users; "
-            "try again in a moment."
+            f"The server is running as many trainings as it can at once ({CONCURRENT_TRAININGS}) for other "
+            "students; try again in a moment."
         )
     try:
         yield

@@ -48,7 +48,7 @@ REFRESH_S = 1.0  # progress and curves are redrawn this often while a model trai
 DRAW_SHARE = 0.1  # ... and a curve is rebuilt only when that takes at most this share of the time since the last
 HEARTBEAT_S = 30.0  # a training nobody has looked at for this long is stopped (the student left the page)
 NICENESS = 10  # how much lower than the pages' the OS priority of a training thread is (see yield_to_pages)
-_ACTIVE = "_training_active"  # session key of the run in progress, if any
+TRAININGS = "_trainings"  # session key of this session's `Trainings`
 _log = logging.getLogger(__name__)
 
 StopCheck = Callable[[], bool]
@@ -203,15 +203,54 @@ def _session_alive() -> Callable[[], bool]:
     return lambda: server.is_active_session(session_id)
 
 
+@dataclass
+class Trainings:
+    """This session's trainings: the latest run of each key, and why a click on Train did nothing.
+
+    One object in session state, changed in place, for two reasons:
+    - With fast reruns (Streamlit's default), a click that arrives while the page runs stops that
+      run at its next access to `st.session_state` (or other Streamlit call) and starts the new one
+      at once, in another thread. A Train callback that started a thread and then wrote the run
+      into session state could be stopped between the two: the run would train unrecorded,
+      holding a server slot. So the callback takes this object first and then only changes it.
+    - The stopped run's callback and the new run's callback can then run at the same moment
+      (a double click, or a click and a key press): `start` takes the session's lock.
+    """
+
+    runs: dict[str, LiveRun] = field(default_factory=dict)
+    messages: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> ("busy" | "error", text)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def active(self) -> LiveRun | None:
+        """The training this session is running now, on any page or section."""
+        return next((run for run in self.runs.values() if run.running), None)
+
+    def start(self, key: str, start: Start, *, steps: int, max_seconds: float) -> None:
+        """Start a run of `key`, unless one of this session's trainings is running; keep why it could not start."""
+        with self.lock:
+            self.messages.pop(key, None)
+            if self.active is not None:
+                return
+            try:
+                self.runs[key] = start_run(key, start, steps=steps, max_seconds=max_seconds)
+            except limits.Busy as why:
+                self.messages[key] = ("busy", str(why))
+            except (ValueError, limits.LimitError) as why:
+                self.messages[key] = ("error", str(why))
+
+
+_CREATING = threading.Lock()  # two runs of one session may ask for its `Trainings` at the same moment
+
+
+def trainings() -> Trainings:
+    with _CREATING:
+        return st.session_state.setdefault(TRAININGS, Trainings())
+
+
 def session_run(key: str) -> LiveRun | None:
     """The latest training of this session under `key` (running or finished), if any."""
-    return st.session_state.get(f"_live_{key}")
-
-
-def active_run() -> LiveRun | None:
-    """The training this session is running now, on any page or section."""
-    run = st.session_state.get(_ACTIVE)
-    return run if run is not None and run.running else None
+    return trainings().runs.get(key)
 
 
 def _request_stop(key: str) -> None:
@@ -224,20 +263,12 @@ def _request_start(key: str, start: Start, steps: int, max_seconds: float, probl
     """The Train button's callback: it runs before the page, so the page draws the run as running.
 
     A second click while a run is going (a double click, another tab of the same session) does
-    nothing. Why a run could not start is kept for the page to show.
+    nothing. Why a run could not start is kept for the page, which shows it once, in the run that
+    follows the click.
     """
-    st.session_state.pop(f"_live_message_{key}", None)
-    if problem is not None or active_run() is not None:
-        return
-    try:
-        run = start_run(key, start, steps=steps, max_seconds=max_seconds)
-    except limits.Busy as why:
-        st.session_state[f"_live_message_{key}"] = ("busy", str(why))
-    except (ValueError, limits.LimitError) as why:
-        st.session_state[f"_live_message_{key}"] = ("error", str(why))
-    else:
-        st.session_state[f"_live_{key}"] = run
-        st.session_state[_ACTIVE] = run
+    mine = trainings()
+    if problem is None:
+        mine.start(key, start, steps=steps, max_seconds=max_seconds)
 
 
 def live_training(
@@ -260,7 +291,8 @@ def live_training(
     """
     # One look at the training thread decides the buttons and whether a fragment watches the run:
     # a run that ends between two looks would leave Train disabled with nothing left to redraw it.
-    run, running = session_run(key), active_run()
+    mine = trainings()
+    run, running = mine.runs.get(key), mine.active
     watching = run is not None and run is running
     left, right, _ = st.columns([2, 1, 3])
     left.button(
@@ -277,7 +309,7 @@ def live_training(
     if running is not None and not watching:
         st.info("Another training of yours is running. Stop it here, or wait for it to finish; then train here.")
         _wait_for(running)
-    kind, message = st.session_state.get(f"_live_message_{key}", (None, None))
+    kind, message = mine.messages.pop(key, (None, None))  # about the click just made: shown once
     if kind == "busy":
         st.warning(message, icon=":material/hourglass_top:")
     elif kind == "error":

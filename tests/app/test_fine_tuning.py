@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def train(at: AppTest, key: str, timeout_s: float = 180) -> None:
     """Click Train and rerun the page, as the browser's live view does, until the run has ended."""
     at.button(key=f"{key}_train").click().run()
     deadline = time.monotonic() + timeout_s
-    while f"_live_{key}" in at.session_state and at.session_state[f"_live_{key}"].running:
+    while live_run(at, key) is not None and live_run(at, key).running:
         assert time.monotonic() < deadline, "training did not end within its budget"
         time.sleep(1.0)  # a full rerun per second: each is a heartbeat, as the browser's redraws are
         at.run()
@@ -122,7 +123,7 @@ def test_downstream_section_trains_three_models_and_pre_training_wins_with_few_l
 def test_a_run_stopped_early_adds_no_point_and_its_results_stay_with_its_task(open_page):
     at = open_page(section="task", ds_task="topic", ds_labels="8", ds_steps="400", ds_seconds="60")
     at.button(key="task_train").click().run()
-    run = at.session_state["_live_task"]
+    run = live_run(at, "task")
     while run.running and run.step < 3:
         time.sleep(0.3)
         at.run()
@@ -164,7 +165,7 @@ def test_instruction_tuning_raises_the_exact_match_rate(open_page):
     assert rate_after > rate_before
 
     # the table's "after" column is what greedy generation writes with the session's trained model
-    tuned = at.session_state["_live_instruct"].result.model
+    tuned = live_run(at, "instruct").result.model
     table = at.dataframe[-1].value
     for question, after in list(zip(table["held-out question"], table["after"], strict=True))[:4]:
         ids = [tokenizer.bos_id, *tokenizer.encode(question).ids]
@@ -193,7 +194,7 @@ def test_preference_tuning_makes_the_held_out_margin_positive(open_page):
     assert margin > 0
 
     # the margin again, from chain-rule probabilities of the tuned model and its frozen reference
-    result = at.session_state["_live_preference"].result
+    result = live_run(at, "preference").result
     pairs = finetune.preference_split()[1]
 
     def logp(model, prompt: str, answer: str) -> float:
@@ -227,7 +228,7 @@ def test_the_same_seed_gives_the_same_curves(open_page):
 def test_stopping_mid_run_keeps_the_curves_and_says_so(open_page):
     at = open_page(section="instruct", it_steps="400", it_seconds="60", it_lr="0.001")
     at.button(key="instruct_train").click().run()
-    run = at.session_state["_live_instruct"]
+    run = live_run(at, "instruct")
     assert run.running
     # no second run while it trains: the Train button is off (and its callback refuses a click that races it)
     assert at.button(key="instruct_train").disabled and not at.button(key="instruct_stop").disabled
@@ -251,10 +252,12 @@ def test_when_every_training_slot_is_taken_the_student_is_asked_to_retry(open_pa
     with contextlib.ExitStack() as slots:
         for _ in range(limits.CONCURRENT_TRAININGS):
             slots.enter_context(limits.training_slot())
-        train(at, "preference")
+        at.button(key="preference_train").click().run()
     no_errors(at)
     assert any("try again in a moment" in w.value for w in at.warning)
-    assert "_live_preference" not in at.session_state
+    assert live_run(at, "preference") is None
+    at.run()  # the message answered that click; the next rerun (the slots free by now) drops it
+    assert not any("try again in a moment" in w.value for w in at.warning)
     train(at, "preference")  # the slots are free again
     assert "after preference tuning" in [m.label for m in at.metric]
 
@@ -283,6 +286,12 @@ def wait(run: training.LiveRun) -> training.LiveRun:
     run.thread.join(10)
     assert not run.running
     return run
+
+
+def live_run(at: AppTest, key: str) -> training.LiveRun | None:
+    """The session's latest training under `key`, as `training.session_run` reads it inside the page."""
+    mine = at.session_state.get(training.TRAININGS, None)
+    return None if mine is None else mine.runs.get(key)
 
 
 def free_slots() -> int:
@@ -317,6 +326,28 @@ def test_a_run_ends_for_the_reason_it_ended_and_always_gives_its_slot_back():
     left.last_seen -= training.HEARTBEAT_S + 1  # nobody has looked for too long
     assert wait(left).reason == "abandoned"
     assert free_slots() == slots  # every run gave its slot back
+
+
+def test_two_clicks_handled_at_the_same_moment_start_one_run():
+    """With fast reruns, a double click runs the first click's callback (in the page run being stopped)
+    and the second's (in the new run) at the same moment, in two threads, for one session."""
+    mine, built = training.Trainings(), []
+
+    def slow_start(should_stop):
+        built.append(threading.get_ident())
+        time.sleep(0.3)  # building the models: time for the other click's callback to check meanwhile
+        return fake_training([1.0] * 1000, delay_s=0.01)(should_stop)
+
+    clicks = [threading.Thread(target=mine.start, args=("a", slow_start), kwargs={"steps": 1000, "max_seconds": 30})
+              for _ in range(2)]  # fmt: skip
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join(10)
+    assert len(built) == 1 and mine.active is mine.runs["a"]
+    assert free_slots() == limits.CONCURRENT_TRAININGS - 1
+    mine.active.stop_event.set()
+    assert wait(mine.runs["a"]).reason == "stopped" and free_slots() == limits.CONCURRENT_TRAININGS
 
 
 def test_trainings_beyond_the_server_cap_are_refused_at_once():

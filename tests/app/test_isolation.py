@@ -65,6 +65,12 @@ def wait_until(condition: Callable[[], bool], at: AppTest | None = None, timeout
             at.run()
 
 
+def live_run(at: AppTest, key: str) -> training.LiveRun | None:
+    """The session's latest training under `key`, as `training.session_run` reads it inside the page."""
+    mine = at.session_state.get(training.TRAININGS, None)
+    return None if mine is None else mine.runs.get(key)
+
+
 def free_slots() -> int:
     """How many training slots the server has free now (taken and given back at once)."""
     with ExitStack() as stack:
@@ -143,7 +149,7 @@ def test_a_training_trains_a_copy_and_other_sessions_see_nothing(url_path: str) 
     train_key = next(b.key for b in a.button if b.key and b.key.endswith("_train") and not b.disabled)
     name = train_key.removesuffix("_train")
     a.button(key=train_key).click().run()
-    run = a.session_state[f"_live_{name}"]
+    run = live_run(a, name)
     wait_until(lambda: run.step >= 1 or not run.running, a)
     if run.running:
         a.button(key=f"{name}_stop").click().run()
@@ -158,7 +164,7 @@ def test_a_training_trains_a_copy_and_other_sessions_see_nothing(url_path: str) 
     assert not any(model.training for model in shipped.values())
 
     b = open_page(url_path)
-    assert f"_live_{name}" not in b.session_state  # A's run is A's
+    assert live_run(b, name) is None  # A's run is A's
     assert not b.button(key=train_key).disabled  # and holds nothing of B's
 
 
@@ -180,6 +186,11 @@ def trainer_app() -> None:
     mode = st.query_params.get("mode", "slow")
 
     def start(stop):
+        if mode == "second_click":  # another rerun request (a double click's second half) arrives meanwhile
+            from streamlit.runtime.scriptrunner import get_script_run_ctx
+            from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+
+            get_script_run_ctx().script_requests.request_rerun(RerunData(query_string="mode=second_click"))
         model = torch.nn.Linear(4, 1)
         if mode == "nan":
             with torch.no_grad():
@@ -224,14 +235,33 @@ def click(at: AppTest, key: str, *, even_if_disabled: bool = False) -> None:
     at.run()
 
 
+def test_a_click_cut_short_by_a_newer_rerun_keeps_the_run_it_started() -> None:
+    """Streamlit may end a callback at any access to session state when another rerun is asked for.
+
+    Had that happened after the thread started and before the run was recorded, the run would
+    train unseen and unstoppable, holding a slot, and the next click would start a second one.
+    """
+    at = trainer("second_click")
+    click(at, "demo_train")
+    run = live_run(at, "demo")
+    assert run is not None and run.running and len(demo_threads()) == 1
+    assert at.button(key="demo_train").disabled and not at.button(key="demo_stop").disabled
+    click(at, "demo_train", even_if_disabled=True)
+    assert live_run(at, "demo") is run and len(demo_threads()) == 1
+    assert free_slots() == limits.CONCURRENT_TRAININGS - 1
+    click(at, "demo_stop")
+    wait_until(lambda: not run.running, at)
+    assert run.reason == "stopped" and free_slots() == limits.CONCURRENT_TRAININGS
+
+
 def test_a_second_click_does_not_start_a_second_run() -> None:
     at = trainer()
     click(at, "demo_train")
-    first = at.session_state["_live_demo"]
+    first = live_run(at, "demo")
     assert first.running and at.button(key="demo_train").disabled
     click(at, "demo_train", even_if_disabled=True)
     click(at, "demo_train", even_if_disabled=True)
-    assert at.session_state["_live_demo"] is first
+    assert live_run(at, "demo") is first
     assert len(demo_threads()) == 1
     assert free_slots() == limits.CONCURRENT_TRAININGS - 1  # one slot for this session, whatever the clicks
     click(at, "demo_stop")
@@ -253,7 +283,7 @@ class EndsAfterOneLook:
 def test_a_run_that_ends_while_the_page_draws_leaves_the_buttons_consistent() -> None:
     at = trainer()
     click(at, "demo_train")
-    run = at.session_state["_live_demo"]
+    run = live_run(at, "demo")
     click(at, "demo_stop")
     wait_until(lambda: not run.running, at)
     run.thread = EndsAfterOneLook()
@@ -267,7 +297,7 @@ def test_a_run_that_ends_while_the_page_draws_leaves_the_buttons_consistent() ->
 def test_another_section_waits_for_the_running_training_and_offers_its_button_when_it_ends() -> None:
     at = trainer()
     click(at, "demo_train")
-    run = at.session_state["_live_demo"]
+    run = live_run(at, "demo")
     at.query_params["key"] = "second"
     at.run()
     assert at.button(key="second_train").disabled  # one training per session
@@ -287,7 +317,7 @@ def test_a_student_waiting_in_another_section_keeps_the_training_alive_and_can_s
     monkeypatch.setattr(training, "HEARTBEAT_S", 1.0)
     at = trainer()
     click(at, "demo_train")
-    run = at.session_state["_live_demo"]
+    run = live_run(at, "demo")
     at.query_params["key"] = "second"  # the student moves on to another section of the page, and waits there
     at.run()
     deadline = time.monotonic() + 3 * training.HEARTBEAT_S
@@ -306,7 +336,7 @@ def test_each_training_takes_its_share_of_the_cores_at_a_lower_priority_and_page
     before, niceness = torch.get_num_threads(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     at = trainer()
     click(at, "demo_train")
-    run = at.session_state["_live_demo"]
+    run = live_run(at, "demo")
     wait_until(lambda: run.step >= 2, at)
     click(at, "demo_stop")
     wait_until(lambda: not run.running, at)
@@ -320,7 +350,7 @@ def test_closing_the_tab_stops_the_training_and_frees_its_slot(monkeypatch: pyte
     monkeypatch.setattr(training, "HEARTBEAT_S", 1.0)  # a closed tab sends no more redraws
     at = trainer()
     click(at, "demo_train")
-    run = at.session_state["_live_demo"]
+    run = live_run(at, "demo")
     assert run.running and free_slots() == limits.CONCURRENT_TRAININGS - 1
     del at  # the tab is gone: nothing redraws the training any more
     wait_until(lambda: not run.running, timeout_s=20)
@@ -333,11 +363,11 @@ def test_closing_the_tab_stops_the_training_and_frees_its_slot(monkeypatch: pyte
 def test_a_failing_run_ends_with_a_message_and_other_sessions_train_on(mode: str, message: str) -> None:
     other = trainer()
     click(other, "demo_train")
-    other_run = other.session_state["_live_demo"]
+    other_run = live_run(other, "demo")
 
     failing = trainer(mode)
     click(failing, "demo_train")
-    run = failing.session_state["_live_demo"]
+    run = live_run(failing, "demo")
     wait_until(lambda: not run.running, failing)
     failing.run()
     assert not failing.exception
@@ -359,9 +389,9 @@ def test_a_full_server_says_busy_and_starts_nothing() -> None:
         for _ in range(limits.CONCURRENT_TRAININGS):
             stack.enter_context(limits.training_slot())  # other sessions' trainings
         click(at, "demo_train")
-        assert "_live_demo" not in at.session_state and not demo_threads()
+        assert live_run(at, "demo") is None and not demo_threads()
         assert any("try again in a moment" in w.value for w in at.warning)
     click(at, "demo_train")  # once a slot is free, the same click trains
-    assert at.session_state["_live_demo"].running
+    assert live_run(at, "demo").running
     click(at, "demo_stop")
-    wait_until(lambda: not at.session_state["_live_demo"].running, at)
+    wait_until(lambda: not live_run(at, "demo").running, at)
