@@ -70,6 +70,8 @@ def test_the_server_is_hardened_for_a_class(settings: dict) -> None:
     assert server["headless"] is True
     assert browser["gatherUsageStats"] is False
     assert not (ROOT / "static").exists()
+    # Every element sent whole, never as a reference to the browser's cache, which quick reruns could miss.
+    assert settings["global"]["minCachedMessageSize"] > server["maxMessageSize"] * 1e6
 
 
 def test_the_upload_bound_fires_before_streamlits_own() -> None:
@@ -89,6 +91,7 @@ def test_streamlit_reads_the_config_as_written(monkeypatch: pytest.MonkeyPatch) 
         assert options["server.fileWatcherType"].value == "none"
         assert options["server.maxUploadSize"].value <= 2
         assert options["browser.gatherUsageStats"].value is False
+        assert options["global.minCachedMessageSize"].value >= 1e8
     finally:
         st_config.get_config_options(force_reparse=True)
 
