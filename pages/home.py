@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import course, figures, models, ui
+from pages.common import course, figures, models, ui, url_state
 from pages.common.home_cached import GPT, GPT_TRAINING_GB, MINILM, TINY, model_sizes
 
 COLORS = {TINY: figures.OKABE_ITO[2], MINILM: figures.OKABE_ITO[0], GPT: figures.OKABE_ITO[1]}
@@ -65,7 +65,8 @@ for column, names in zip(st.columns(2, gap="large"), (list(sections)[:1], list(s
         for name in names:
             st.subheader(name)
             for lesson in sections[name]:
-                st.page_link(course.page_of(lesson), label=f"**{lesson.label}**")
+                st.page_link(course.page_of(lesson), label=f"**{lesson.label}**",
+                             query_params=url_state.link_to(lesson.url_path))
                 st.markdown(lesson.summary)
 
 st.header("Where the models run")

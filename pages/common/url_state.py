@@ -18,7 +18,8 @@ The browser's Back and Forward buttons step through a page's changes, the shared
 when the link no longer says what the page last wrote into it, the link wins. The browser keeps
 one entry of its history for each link it is sent, so a run sends its link once, when its page
 is done (a page that ends early calls `url_state.stop()`, not `st.stop()`, after which Streamlit
-sends nothing). State too big for a link (a pasted corpus) is bound with `in_link=False`:
+sends nothing). Links from one page to another (the sidebar's, the home page's map) carry the
+page's state (`link_to`). State too big for a link (a pasted corpus) is bound with `in_link=False`:
 remembered per page, never put in the address bar.
 """
 
@@ -65,7 +66,7 @@ class _Stop(BaseException):
 class _RunLink:
     """The link of one script run: as the browser sent it, and as the run has changed it so far."""
 
-    run: object  # what identifies the run: Streamlit's element cursors, made anew for each run
+    run: object  # the run it belongs to (`_run`)
     sent: dict[str, list[str]]
     now: dict[str, list[str]]
     written: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (page, key) -> its text in `now`
@@ -110,6 +111,23 @@ def page_scope(name: str) -> Iterator[None]:
         _SCOPE.reset(token)
 
 
+def link_to(page: str) -> dict[str, list[str]]:
+    """The query of a link that opens `page` as this session has it now: the page's keys and the shared ones.
+
+    For links between pages (the sidebar's, the home page's map). A link that carries the page's
+    state opens it in one entry of the browser's history. A bare one makes two, the bare address
+    and then the link `page_scope` sends at the end of the page's first run; and the browser may
+    file that second one under the previous page's address, when it comes before the browser has
+    switched addresses, so that Back opens the previous page with this one's settings.
+    """
+    written = st.session_state.get(_WRITTEN, {})
+    texts = {**written.get(page, {}), **written.get(_SHARED, {})}
+    held = st.session_state.get(_LINK)  # while a page runs: what this run has written so far (the seed)
+    if held is not None and held.run is _run():
+        texts.update({key: text for (scope, key), text in held.written.items() if scope in (page, _SHARED)})
+    return {key: text for key, text in texts.items() if text}
+
+
 def stop() -> NoReturn:
     """End the page here, as `st.stop()` does, with the link of this run still sent to the browser."""
     raise _Stop
@@ -117,13 +135,18 @@ def stop() -> NoReturn:
 
 def _link() -> _RunLink:
     """This run's link: read and changed here by every bind and callback, sent once by `page_scope`."""
-    ctx = get_script_run_ctx()
-    run = None if ctx is None else ctx.cursors
+    run = _run()
     held = st.session_state.get(_LINK)
     if held is None or held.run is not run:
         sent = {key: st.query_params.get_all(key) for key in st.query_params}
         held = st.session_state[_LINK] = _RunLink(run, sent, {key: list(values) for key, values in sent.items()})
     return held
+
+
+def _run() -> object:
+    """What identifies this script run: Streamlit's element cursors, made anew for each run."""
+    ctx = get_script_run_ctx()
+    return None if ctx is None else ctx.cursors
 
 
 def _send_link() -> None:

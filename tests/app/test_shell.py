@@ -42,10 +42,40 @@ def test_home_shows_scale_charts_course_map_and_takeaway(app_page):
     assert points(data) == {"GPT-1": 4.5, "GPT-2": 40, "GPT-3": 570}  # GB; GPT-4's is not known...
     assert [note["text"] for note in data["layout"]["annotations"]] == ["unknown"]  # ...and says so
 
-    links = [link.proto.label.strip("*") for link in at.get("page_link")]
+    links = [link.proto.label.strip("*") for link in at.main.get("page_link")]
     assert links == [lesson.label for lesson in LESSONS]
     assert at.success[-1].proto.title == "Takeaway" and "Transformer" in at.success[-1].value
     assert at.sidebar.caption[0].value.startswith("Models run on **")
+
+
+def test_the_sidebar_links_each_page_with_its_state_and_the_seed(app_page):
+    """A link between pages carries the page as the session last left it: the browser then makes one history
+    entry for the switch, with the page's own address (see url_state.link_to)."""
+
+    def sidebar_links(at) -> dict[str, str]:
+        return {link.proto.page: link.proto.query_string for link in at.sidebar.get("page_link")}
+
+    def home_links(at) -> dict[str, str]:
+        return {link.proto.page: link.proto.query_string for link in at.main.get("page_link")}
+
+    at = app_page("attention", layer="1", seed="3")
+    links = sidebar_links(at)
+    assert list(links) == ["", *(lesson.url_path for lesson in LESSONS)]  # home first, in the lecture's order
+    assert links["attention"] == "layer=1&seed=3"  # this page as it is now
+    assert links["masking"] == links[""] == "seed=3"  # other pages: only the shared seed so far
+
+    at._page_hash = calc_hash("masking")
+    at.run()
+    at.selectbox(key="head").set_value(2).run()
+    at.number_input(key="seed").set_value(4).run()
+    links = sidebar_links(at)
+    assert links["masking"] == "head=2&seed=4" and links["attention"] == "layer=1&seed=4"
+
+    at._page_hash = calc_hash("")
+    at.run()
+    assert home_links(at)["masking"] == "head=2&seed=4"  # the home page's map links the same way
+    at.number_input(key="seed").set_value(5).run()  # changed in this very run: its links already say so
+    assert home_links(at)["attention"] == "layer=1&seed=5" and sidebar_links(at)["attention"] == "layer=1&seed=5"
 
 
 def test_each_session_makes_its_navigation_once(app_page):

@@ -65,10 +65,14 @@ def test_page_loads_and_draws(tab: Page, server_url, open_page, assert_no_except
 
 def test_the_sidebar_moves_between_pages_and_each_keeps_its_own_sentence(page: Page, server_url, open_page,
                                                                           assert_no_exception) -> None:
-    """Attention and Masking both name their text box "text"; one session visits both through the sidebar."""
+    """Attention and Masking both name their text box "text"; one session visits both through the sidebar.
+
+    Each switch is one entry of the browser's history, at the new page's address with its state: Back
+    returns to the page left, as it was left, in one press.
+    """
 
     def click_in_sidebar(label: str) -> None:
-        page.get_by_test_id("stSidebarNav").get_by_role("link", name=label).click()
+        page.get_by_test_id("stSidebar").get_by_test_id("stPageLink").get_by_role("link", name=label).click()
         page.wait_for_timeout(500)
         page.wait_for_selector("[data-test-script-state='notRunning']")
         expect(page.get_by_role("heading", name=label, exact=True)).to_be_visible()
@@ -82,12 +86,27 @@ def test_the_sidebar_moves_between_pages_and_each_keeps_its_own_sentence(page: P
     masking = next(lesson.label for lesson in course.LESSONS if lesson.url_path == "masking")
     attention = next(lesson.label for lesson in course.LESSONS if lesson.url_path == "attention")
     click_in_sidebar(masking)
-    expect(page.get_by_role("textbox", name="Your sentence")).to_have_value("the cat eats the fish in the house .")
+    own = page.get_by_role("textbox", name="Your sentence")
+    expect(own).to_have_value("the cat eats the fish in the house .")
     expect(page.locator("[data-testid='stAlertContentError']")).to_have_count(0)
+    own.fill("the dog eats the fish .")
+    own.press("Enter")
+    expect(page).to_have_url(f"{server_url}/masking?text=the+dog+eats+the+fish+.")
 
     click_in_sidebar(attention)
     expect(page.get_by_role("textbox", name="Sentence", exact=True)).to_have_value("a dog sees a cat")
     expect(page).to_have_url(f"{server_url}/attention?text=a+dog+sees+a+cat")
+    expect(page.locator("[data-testid='stAlertContentError']")).to_have_count(0)
+
+    page.go_back()
+    expect(page).to_have_url(f"{server_url}/masking?text=the+dog+eats+the+fish+.")
+    expect(page.get_by_role("textbox", name="Your sentence")).to_have_value("the dog eats the fish .")
+    page.go_back()
+    expect(page).to_have_url(f"{server_url}/masking")
+    expect(page.get_by_role("textbox", name="Your sentence")).to_have_value("the cat eats the fish in the house .")
+    page.go_back()
+    expect(page).to_have_url(f"{server_url}/attention?text=a+dog+sees+a+cat")
+    expect(page.get_by_role("textbox", name="Sentence", exact=True)).to_have_value("a dog sees a cat")
     expect(page.locator("[data-testid='stAlertContentError']")).to_have_count(0)
     assert_no_exception(page)
 
