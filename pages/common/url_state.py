@@ -42,6 +42,8 @@ from pages.common.ui import markdown_literal as _literal
 T = TypeVar("T")
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# A number as a link writes it: ASCII digits, a sign, a point, an exponent (inf and nan too, refused later).
+_PLAIN_NUMBER = re.compile(r"\s*[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)\s*", re.ASCII | re.I)
 
 _SCOPE: ContextVar[str | None] = ContextVar("url_state_scope", default=None)  # the page now running (home: "")
 _SHARED = "(shared)"  # the scope of keys that every page shares: no page's URL path
@@ -357,6 +359,8 @@ def _parse_one(
     if max_chars is not None and len(raw) > max_chars:
         raise ValueError(f"that is {len(raw):,} characters and the limit is {max_chars:,}")
     try:
+        if parse in (_parse_int, float) and not _PLAIN_NUMBER.fullmatch(raw):
+            raise ValueError(raw)  # what int() and float() read besides: "1_0", digits of other scripts
         value = parse(raw)
     except (TypeError, ValueError, OverflowError):
         raise ValueError(f"it must be {_kind(parse)}") from None

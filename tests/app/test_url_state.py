@@ -112,6 +112,9 @@ def test_returning_to_the_default_removes_the_parameter():
         ("layer", "banana", "whole number"),
         ("layer", "99", "from 0 to 5"),
         ("layer", "2.5", "whole number"),
+        ("layer", "1_0", "whole number"),  # Python's int() would read 10, and the warning then say "from 0 to 5"
+        ("layer", "\u0968", "whole number"),  # a Devanagari 2, which int() reads too
+        ("temperature", "0_5", "a number"),
         ("temperature", "nan", "finite"),
         ("model", "GPT-5", "one of: “tiny decoder”, “MiniLM”"),
         ("scaled", "maybe", "true or false"),
