@@ -83,6 +83,9 @@ def read_user_text(data: bytes | str, max_chars: int, max_bytes: int | None = No
     if len(data) > max_chars:
         raise UserTextError(f"text is {len(data):,} characters; the limit is {max_chars:,}")
     text = clean_text(data)
+    if not text and data:  # nothing left once the control characters are gone
+        raise UserTextError("the file holds only control characters, no text" if uploaded else
+                            "text holds only control characters, which are removed; type some words")
     if not text:
         raise UserTextError("the file is empty: it holds no text" if uploaded else "text is empty; type some text")
     if not text.strip():

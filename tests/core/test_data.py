@@ -302,7 +302,8 @@ def test_user_text_bounds_name_the_limit_and_the_value():
         (b" \n ", "the file contains only whitespace"),
         ("", "text is empty; type some text"),  # a box, which has no upload beside it
         (" \n\t  ", "only whitespace; type some words"),
-        ("\x01\x02", "empty"),
+        ("\x00\x01\x02", "text holds only control characters, which are removed; type some words"),
+        ("\x01\x02", "only control characters"),
     ],
 )
 def test_user_text_rejects_what_is_not_text(data, message):
