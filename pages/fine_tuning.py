@@ -96,6 +96,14 @@ def training_settings(prefix: str, experiment: str, parts: list[str]) -> dict:
     return settings
 
 
+def settings_named(settings: dict, **more: object) -> dict[str, str]:
+    """The settings as a note about an older run names them (see `training.live_training`); `more` first."""
+    shared = {"learning rate": lr_label(settings["lr"]), "steps": f"{settings['steps']:,}",
+              "batch size": str(settings["batch"]), "time budget": f"{settings['seconds']} s",
+              "frozen layers": ", ".join(settings["freeze"]) or "none", "seed": str(settings["seed"])}  # fmt: skip
+    return {**{name: str(value) for name, value in more.items()}, **shared}
+
+
 def settings_problem(settings: dict) -> str | None:
     """Why these settings cannot train (a value outside its bound), or None."""
     checks = [
@@ -229,12 +237,10 @@ def task_section() -> None:
     run = training.live_training(
         "task", start, draw_task, steps=settings["steps"], max_seconds=settings["seconds"],
         button_label="Train all three", problem=problem,
+        settings=settings_named(settings, task=f"“{TASKS[task]}”", **{"labelled examples": len(train_set)}),
     )  # fmt: skip
     if run is None or run.running or run.result is None:
         return
-    if run.result.source != task:
-        st.info(f"The curves above and the results below are from your last training, on the task "
-                f"“{TASKS[run.result.source]}”. Train on this task to see its own.", icon=":material/info:")
     task_results(run)
 
 
@@ -377,6 +383,7 @@ def instruct_section() -> None:
     run = training.live_training(
         "instruct", partial(start_instruct, settings=settings), draw_instruct, steps=settings["steps"],
         max_seconds=settings["seconds"], button_label="Instruction-tune", problem=settings_problem(settings),
+        settings=settings_named(settings),
     )  # fmt: skip
     before = base_exact_match()
     shown = val_pairs[:SHOWN_QUESTIONS]
@@ -470,6 +477,7 @@ def preference_section() -> None:
     run = training.live_training(
         "preference", start, draw_preference, steps=settings["steps"], max_seconds=settings["seconds"],
         button_label="Preference-tune", problem=settings_problem(settings),
+        settings=settings_named(settings, β=settings["beta"], **{"imitation weight": settings["imitate"]}),
     )  # fmt: skip
     before = base_preference_scores()
     trained = run is not None and not run.running and run.result is not None

@@ -31,7 +31,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +78,7 @@ class LiveRun:
     reason: str | None = None  # "steps", "time", "stopped", "abandoned", "nan", "error"
     error: str | None = None
     figures: dict = field(default_factory=dict)  # curve_figure's last figures, to redraw without rebuilding
+    settings: Mapping[str, str] = field(default_factory=dict)  # what it was trained with, as the page names it
 
     @property
     def running(self) -> bool:
@@ -173,7 +174,7 @@ def _reason(run: LiveRun) -> str:
     return "time" if "time" in reasons else "steps"
 
 
-def start_run(key: str, start: Start, *, steps: int, max_seconds: float) -> LiveRun:
+def start_run(key: str, start: Start, *, steps: int, max_seconds: float, settings: Mapping[str, str] = {}) -> LiveRun:
     """Take a server training slot, build the models, start the thread. Raises limits.Busy when full."""
     slot = limits.training_slot()
     slot.__enter__()  # raises Busy at once when every slot is taken
@@ -184,7 +185,7 @@ def start_run(key: str, start: Start, *, steps: int, max_seconds: float) -> Live
             released.set()
             slot.__exit__(None, None, None)
 
-    run = LiveRun(key, steps, max_seconds, session_alive=_session_alive())
+    run = LiveRun(key, steps, max_seconds, session_alive=_session_alive(), settings=dict(settings))
     try:
         training, run.result = start(run.should_stop)
         run_in_thread(run, training, release)
@@ -226,14 +227,16 @@ class Trainings:
         """The training this session is running now, on any page or section."""
         return next((run for run in self.runs.values() if run.running), None)
 
-    def start(self, key: str, start: Start, *, steps: int, max_seconds: float) -> None:
+    def start(
+        self, key: str, start: Start, *, steps: int, max_seconds: float, settings: Mapping[str, str] = {}
+    ) -> None:
         """Start a run of `key`, unless one of this session's trainings is running; keep why it could not start."""
         with self.lock:
             self.messages.pop(key, None)
             if self.active is not None:
                 return
             try:
-                self.runs[key] = start_run(key, start, steps=steps, max_seconds=max_seconds)
+                self.runs[key] = start_run(key, start, steps=steps, max_seconds=max_seconds, settings=settings)
             except limits.Busy as why:
                 self.messages[key] = ("busy", str(why))
             except (ValueError, limits.LimitError) as why:
@@ -259,7 +262,8 @@ def _request_stop(key: str) -> None:
         run.stop_event.set()
 
 
-def _request_start(key: str, start: Start, steps: int, max_seconds: float, problem: str | None) -> None:
+def _request_start(key: str, start: Start, steps: int, max_seconds: float, problem: str | None,
+                   settings: Mapping[str, str]) -> None:
     """The Train button's callback: it runs before the page, so the page draws the run as running.
 
     A second click while a run is going (a double click, another tab of the same session) does
@@ -268,7 +272,7 @@ def _request_start(key: str, start: Start, steps: int, max_seconds: float, probl
     """
     mine = trainings()
     if problem is None:
-        mine.start(key, start, steps=steps, max_seconds=max_seconds)
+        mine.start(key, start, steps=steps, max_seconds=max_seconds, settings=settings)
 
 
 def live_training(
@@ -280,13 +284,16 @@ def live_training(
     max_seconds: float,
     button_label: str = "Train",
     problem: str | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> LiveRun | None:
     """Train and Stop buttons, a progress bar and the page's live figures, for one training `key`.
 
     `draw(run)` draws the figures for the metrics so far; while the model trains it is called
     again every REFRESH_S by a fragment that reruns on its own, so the rest of the page stays
     drawn and usable. `problem`, when given, is why training cannot start with the current
-    settings: it is shown and the Train button is disabled. Returns the latest run of `key`
+    settings: it is shown and the Train button is disabled. `settings` names the settings now chosen
+    ({"learning rate": "0.003", ...}): a finished run trained with others says which, above its
+    figures, so that nobody reads them as the new settings' results. Returns the latest run of `key`
     (None before the first); when it is no longer running, its results are final.
     """
     # One look at the training thread decides the buttons and whether a fragment watches the run:
@@ -297,7 +304,7 @@ def live_training(
     left, right, _ = st.columns([2, 1, 3])
     left.button(
         button_label, key=f"{key}_train", type="primary", icon=":material/play_arrow:",
-        on_click=_request_start, args=(key, start, steps, max_seconds, problem),
+        on_click=_request_start, args=(key, start, steps, max_seconds, problem, settings or {}),
         disabled=problem is not None or running is not None,
     )  # fmt: skip
     right.button(
@@ -317,8 +324,18 @@ def live_training(
     if watching:
         _watch(key, draw)
     elif run is not None:
+        if run.reason is not None and settings is not None and (changed := _changed(run.settings, settings)):
+            st.info(f"These curves and the results below come from your last training, with {changed}. "
+                    f"Train to see the settings above.", icon=":material/history:")
         _show(run, draw)
     return run
+
+
+def _changed(then: Mapping[str, str], now: Mapping[str, str]) -> str:
+    """What a run was trained with that differs from the settings now chosen: "seed 0 (now 3), ..."."""
+    differ = [f"{name} {then[name]} (now {value})" for name, value in now.items()
+              if name in then and then[name] != value]  # fmt: skip
+    return ", ".join(differ[:-1]) + " and " + differ[-1] if len(differ) > 1 else "".join(differ)
 
 
 @st.fragment(run_every=REFRESH_S)

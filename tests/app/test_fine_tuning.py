@@ -138,10 +138,14 @@ def test_a_run_stopped_early_adds_no_point_and_its_results_stay_with_its_task(op
     assert "Final held-out accuracy by number of labelled examples" not in charts(at)  # no half-trained point
     assert len(at.metric) == 3  # the run's own results are still shown, under its own title
 
+    assert not any("from your last training" in i.value for i in at.info)  # trained with the settings shown
     at.radio(key="ds_task").set_value("sentiment").run()
     no_errors(at)
-    assert any("results below are from your last training, on the task “Topic (generated)”" in i.value
+    assert any("from your last training, with task “Topic (generated)” (now “Sentiment (generated)”)" in i.value
                for i in at.info)  # the topic run's results, said to be, under the sentiment task
+    at.number_input(key="seed").set_value(3).run()
+    assert any("task “Topic (generated)” (now “Sentiment (generated)”) and seed 0 (now 3)" in i.value
+               for i in at.info)  # every setting that differs, named with its old and new value
 
 
 def test_instruction_tuning_raises_the_exact_match_rate(open_page):
