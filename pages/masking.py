@@ -430,7 +430,7 @@ st.markdown(
 )
 n_words = len(sentence.tokens)
 edit_default = default_edit(sentence.tokens)
-edit = url_state.bind("edit", edit_default, min_value=1, max_value=TOKEN_BOUND.maximum)
+edit = url_state.bind("edit", edit_default, min_value=1)  # past the sentence: said below, with its length
 if edit > n_words:
     st.warning(
         f"The position to change is {edit}, but your sentence has only {n_words} tokens (positions 1 to "

@@ -246,11 +246,12 @@ def test_symbols_and_emoji_that_become_unk_are_named_too(app_page):
     assert "“🐱”" in warning and "“\\!”" in warning and "[UNK]" in warning  # “!”, escaped for markdown
 
 
-def test_out_of_range_positions_and_bad_digits_are_explained(app_page):
-    at = app_page(PAGE, text="the cat sleeps .", edit="9", blank="7")
+@pytest.mark.parametrize("edit", ["9", "99"])  # 99: past every sentence's length too, still told about this one
+def test_out_of_range_positions_and_bad_digits_are_explained(app_page, edit):
+    at = app_page(PAGE, text="the cat sleeps .", edit=edit, blank="7")
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
-    assert "position to change is 9" in warnings and "positions 1 to 4" in warnings
+    assert f"position to change is {edit}" in warnings and "positions 1 to 4" in warnings
     assert "between 1 and 4" in warnings and at.multiselect(key="blank").value == [2]  # "cat"
     assert at.selectbox(key="edit").value in range(1, 5)
     assert "edit" not in at.query_params and "blank" not in at.query_params  # the link no longer says 9 or 7
