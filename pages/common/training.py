@@ -225,7 +225,8 @@ class Trainings:
     @property
     def active(self) -> LiveRun | None:
         """The training this session is running now, on any page or section."""
-        return next((run for run in self.runs.values() if run.running), None)
+        runs = tuple(self.runs.values())  # a snapshot: another callback may add a run meanwhile
+        return next((run for run in runs if run.running), None)
 
     def start(
         self, key: str, start: Start, *, steps: int, max_seconds: float, settings: Mapping[str, str] = {}

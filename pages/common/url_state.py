@@ -87,15 +87,17 @@ def page_scope(name: str) -> Iterator[None]:
     token = _SCOPE.set(name)
     try:
         link = _link()
-        # Arriving with keys in the link (Back or Forward from another page: the sidebar's links carry none),
-        # the link is the whole state, as the page wrote it: a key it leaves out is at its default.
-        complete = arrived and bool(link.sent)
+        # Arriving with keys in the link (Back or Forward from another page, or a link from one), the link is
+        # the whole state, as the page wrote it: a key it leaves out is at its default. A link that says just
+        # what the page remembers (the sidebar's, see `link_to`) is that memory, which also holds what no link
+        # can (text over its limit).
+        complete = arrived and bool(link.sent) and link.sent != link_to(name)
         if not complete:
             _restore_link(name, arrived)
         arrival = st.session_state.setdefault(_ARRIVAL, {})
         if not arrived and not link.sent and name in arrival:
-            # No keys, on the same page: Back to the entry the browser made itself when the sidebar opened
-            # the page, before the page's own link. It stands for the page as it then arrived.
+            # No keys, on the same page: Back to the entry the browser made itself for a bare address (typed),
+            # before the page's own link. It stands for the page as it then arrived.
             link.now.update(arrival[name])
         # The link is not the one the page last wrote, and no widget was changed: Back or Forward was pressed.
         # (A widget change sent before the browser showed the last run's link comes with an older link.)
@@ -175,7 +177,8 @@ def _restore_link(scope: str, arrived: bool) -> None:
     """Put what page `scope` remembers back into the link before the page runs, and on arrival from
     another page what the shared keys were.
 
-    Arriving from another page, the link is empty and each key comes back as its widget is bound.
+    Arriving from another page by a bare address, or by a link that says what the page remembers, each
+    key comes back as its widget is bound.
     A page that stops early (a sentence it refuses) would leave out the keys of the widgets below
     the stop, so those are written first, as the page's last run left them. Keys still held by
     this page's widgets (a rerun of the same page) are left to `bind`, and `bind` reads a restored
@@ -188,7 +191,7 @@ def _restore_link(scope: str, arrived: bool) -> None:
         held = owner.get(key) == scope and key in st.session_state
         if text and not held and key not in link:
             link[key] = text
-    if arrived:  # from the sidebar, whose links carry no keys: the shared keys stay as they were
+    if arrived:  # from another page by a bare address: the shared keys stay as they were
         for key, text in written.get(_SHARED, {}).items():
             if text and key not in link:
                 link[key] = text
@@ -374,10 +377,8 @@ def _parse_one(
 
 
 def _number(raw: str) -> float | None:
-    try:
-        return float(raw)
-    except ValueError:
-        return None
+    """A number written the way links write them (not "1_0", not digits of other scripts), else None."""
+    return float(raw) if _PLAIN_NUMBER.fullmatch(raw) else None
 
 
 def _fits(value: Any, options: Sequence[Any] | None, min_value: float | None, max_value: float | None) -> bool:

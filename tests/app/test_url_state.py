@@ -12,6 +12,8 @@ from streamlit.runtime.state.query_params import QueryParams
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
+from pages.common import limits
+
 
 def attention_like_page() -> None:
     """A page with one widget of each kind that pages bind, as a page would declare them."""
@@ -156,6 +158,15 @@ def test_a_number_in_a_link_may_be_written_any_way(lr, batch):
     assert (at.select_slider(key="lr").value, at.select_slider(key="batch").value) == (float(lr), int(float(batch)))
 
 
+@pytest.mark.parametrize("raw", ["1_0", "\u0661\u0660"])  # Python's float() reads both as 10
+def test_a_numeric_option_is_written_in_ascii_digits(raw):
+    from pages.common import url_state
+
+    with pytest.raises(ValueError, match="one of"):
+        url_state._parse_one(raw, str, [1, 10, 100], None, None, None)
+    assert url_state._parse_one("1e1", str, [1, 10, 100], None, None, None) == 10
+
+
 def test_a_whole_number_may_be_written_as_a_decimal_but_a_fraction_is_refused():
     at = run(layer="3.0")
     assert at.slider(key="layer").value == 3 and not at.warning
@@ -233,8 +244,16 @@ ROUTE = ["tokenization", "embeddings", "attention", "masking", "tokenization", "
 
 
 def sidebar_link(at: AppTest, url_path: str) -> AppTest:
-    """Click a page in the sidebar: the next run shows that page, and the link loses its parameters."""
+    """Click a page in the sidebar: the next run shows that page with the query its link carries."""
+    link = next(link for link in at.sidebar.get("page_link") if link.proto.page == url_path)
+    return open_address(at, url_path, link.proto.query_string)
+
+
+def open_address(at: AppTest, url_path: str, query_string: str = "") -> AppTest:
+    """The browser goes to `/url_path?query_string` in the same session (a link, an address typed)."""
     at.query_params.clear()
+    for key, values in parse.parse_qs(query_string, keep_blank_values=True).items():
+        at.query_params[key] = values if len(values) > 1 else values[0]
     at._page_hash = calc_hash(url_path)
     return at.run()
 
@@ -452,17 +471,44 @@ def test_back_from_another_page_to_an_earlier_link_shows_that_link_whole(app_pag
 
 
 def test_back_to_the_entry_the_browser_made_for_a_page_change_shows_the_page_as_it_arrived(app_page):
-    """Chosen in the sidebar, a page gets two history entries: its bare path (the browser's), then its link.
-    Back to the bare path shows the page as it arrived, the seed included, not its defaults."""
+    """Chosen in the sidebar, a page gets one history entry: its link, which carries the seed. Back to it
+    shows the page as it arrived."""
     at = app_page("attention")
     at.sidebar.number_input(key="seed").set_value(12).run()
     sidebar_link(at, "masking")
+    assert dict(at.query_params) == {"seed": "12"}  # nothing for the page to send: the link said it all
     at.selectbox(key="layer").set_value(0).run()
     assert at.query_params["seed"] == "12" and at.query_params["layer"] == "0"
-    at.query_params.clear()  # Back twice: to /masking, as the browser first showed it
-    at.run()
+    open_address(at, "masking", "seed=12")  # Back
     assert at.sidebar.number_input(key="seed").value == 12 and at.selectbox(key="layer").value == 1
     assert dict(at.query_params) == {"seed": "12"} and not at.warning
+
+
+def test_back_to_a_bare_address_typed_for_a_page_shows_the_page_as_it_arrived(app_page):
+    """A bare address typed in the browser makes two history entries: the address, then the page's link.
+    Back to the bare one shows the page as it arrived, the seed included, not its defaults."""
+    at = app_page("attention")
+    at.sidebar.number_input(key="seed").set_value(12).run()
+    open_address(at, "masking")
+    at.selectbox(key="layer").set_value(0).run()
+    assert at.query_params["seed"] == "12" and at.query_params["layer"] == "0"
+    open_address(at, "masking")  # Back twice: to /masking, as the browser first showed it
+    assert at.sidebar.number_input(key="seed").value == 12 and at.selectbox(key="layer").value == 1
+    assert dict(at.query_params) == {"seed": "12"} and not at.warning
+
+
+def test_text_over_its_limit_survives_a_round_trip_through_the_sidebar(app_page):
+    """The link keeps the last text that fits; the page keeps the text as the student left it, over the limit
+    and with its message. A sidebar link saying exactly what the page remembers is read as that memory."""
+    at = app_page("attention")
+    text_box(at).input("a dog sees a cat").run()
+    too_long = "a dog " * (limits.TEXT_CHARS.maximum // 6 + 5)
+    text_box(at).input(too_long).run()
+    assert at.query_params["text"] == "a dog sees a cat" and at.error
+    sidebar_link(at, "masking")
+    sidebar_link(at, "attention")
+    assert text_box(at).value == too_long and at.error  # still refused, still said why
+    assert at.query_params["text"] == "a dog sees a cat"
 
 
 def test_back_to_the_home_page_undoes_a_change_of_the_seed(app_page):
