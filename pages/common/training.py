@@ -271,9 +271,8 @@ def _request_start(key: str, start: Start, steps: int, max_seconds: float, probl
     nothing. Why a run could not start is kept for the page, which shows it once, in the run that
     follows the click.
     """
-    mine = trainings()
     if problem is None:
-        mine.start(key, start, steps=steps, max_seconds=max_seconds, settings=settings)
+        trainings().start(key, start, steps=steps, max_seconds=max_seconds, settings=settings)
 
 
 def live_training(
