@@ -254,10 +254,12 @@ def bind(
     value = saved[key] = st.session_state[key]
     shape = (scope, None if options is None else tuple(options), min_value, max_value)
     shapes = st.session_state.setdefault(_SHAPE, {})
-    if shapes.get(key) != shape or key not in last_run:
-        # A widget the browser does not have drawn, because its options or bounds changed or because the
-        # last run stopped above it (a refused sentence), comes back showing its own default (a slider's
-        # minimum, an empty box) while the page goes on with this value: hand the value to it.
+    if shapes.get(key) != shape or key not in last_run or _not_sent(key):
+        # A widget the browser does not have drawn, because its options or bounds changed, because the
+        # last run stopped above it (a refused sentence), or because the browser had not yet loaded the
+        # code that draws it when the student changed something else, comes back showing its own default
+        # (a slider's minimum, a radio's first choice) while the page goes on with this value: hand the
+        # value to it.
         st.session_state[key] = value
         shapes[key] = shape
     this_run.add(key)
@@ -265,6 +267,23 @@ def bind(
         _to_url(key, value, default, max_chars)
         _link().written[scope, key] = _link_text(key)
     return value
+
+
+def _not_sent(key: str) -> bool:
+    """Whether the browser sent its widgets' values with this run, but none for the widget of `key`.
+
+    The browser keeps a widget's value from when it first draws the widget, and it loads the code of
+    each kind of widget (sliders, radios) only when it first needs it; until then it sends nothing for
+    it, and afterwards it starts from the widget's default unless told the value again.
+    (A run the page asks for itself, `st.rerun()`, comes with no values at all.)
+    """
+    ctx = get_script_run_ctx()
+    state = getattr(ctx.session_state, "_state", None) if ctx is not None else None
+    if state is None:
+        return False
+    sent = state._new_widget_state.states  # the values this run came with: Streamlit keeps no public view
+    widget = state.get_widget_id_from_key(key)
+    return bool(sent) and widget is not None and widget not in sent
 
 
 def forget(*keys: str) -> None:

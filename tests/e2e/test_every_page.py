@@ -152,3 +152,34 @@ def test_one_change_adds_one_entry_to_the_history_and_back_restores_the_whole_li
     query = page.get_by_role("combobox", name="Where does this token look?")
     expect(query).to_have_value(re.compile(r"^3: "))  # the token of the opened link
     assert_no_exception(page)
+
+
+def test_a_widget_the_browser_draws_late_keeps_the_value_of_the_link(page: Page, server_url, open_page,
+                                                                    assert_no_exception) -> None:
+    """The browser loads the code of each kind of widget when it first needs it (on a slow network or a busy
+    server, late). A student who types before the radios and sliders are drawn must not send them back to
+    their first choice."""
+    held = []
+    widget_code = re.compile(r"/static/js/(Radio|Slider)\.[^/]*\.js$")
+    page.route(widget_code, lambda request: held.append(request))  # the requests wait here, unanswered
+    open_page(page, f"{server_url}/tokenization?corpus=synthetic&tokenizer=word&vocab=500")
+    assert held, "the page did not ask for the code of its radios and sliders"
+    expect(page.locator("[data-testid='stRadio'], [data-testid='stSlider']")).to_have_count(0)
+    box = page.get_by_role("textbox", name="Text to tokenize")
+    box.fill("the first words")
+    box.press("Control+Enter")  # a run whose values from the browser hold none for the radios and sliders
+    expect(page).to_have_url(re.compile(r"text=the\+first\+words"))
+    page.wait_for_selector("[data-test-script-state='notRunning']")
+
+    for request in held:
+        request.continue_()
+    page.unroute(widget_code)
+    expect(page.get_by_role("slider").first).to_have_attribute("aria-valuetext", "500")
+    box.fill("the next words")
+    box.press("Control+Enter")  # now the browser sends every widget's value
+    expect(page).to_have_url(f"{server_url}/tokenization?corpus=synthetic&tokenizer=word&vocab=500"
+                             "&text=the+next+words")
+    page.wait_for_selector("[data-test-script-state='notRunning']")
+    corpus = page.get_by_role("radiogroup", name="Training corpus")
+    expect(corpus.get_by_role("radio", checked=True)).to_have_accessible_name("Synthetic animal world")
+    assert_no_exception(page)
