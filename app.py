@@ -33,7 +33,7 @@ try:
         page.run()
 finally:
     with menu:
-        for entry in course.navigation_pages():
-            st.page_link(entry, query_params=url_state.link_to(entry.url_path))
+        for entry, target in zip(course.navigation_pages(), course.menu_pages(), strict=True):
+            st.page_link(target, query_params=url_state.link_to(entry.url_path))
         st.divider()
 models.settle()  # what this run loaded for good, out of the garbage collector's way

@@ -93,6 +93,7 @@ LESSONS: tuple[Lesson, ...] = (
 
 
 PAGES_KEY = "_navigation_pages"  # the session's own st.Page objects, made on its first run
+MENU_KEY = "_menu_pages"  # the same, as the sidebar links them
 
 
 def navigation_pages() -> list[st.Page]:
@@ -107,6 +108,27 @@ def navigation_pages() -> list[st.Page]:
     if PAGES_KEY not in st.session_state:
         st.session_state[PAGES_KEY] = [home_page(), *(lesson_page(lesson) for lesson in LESSONS)]
     return st.session_state[PAGES_KEY]
+
+
+def menu_pages() -> list[st.Page]:
+    """The pages as the sidebar links them: the navigation's, with Home's link written as the app's root.
+
+    Streamlit writes a link to the default page as an empty address, which a browser reads as the
+    page it is on: "copy link" on Home copied the page open at the time.
+    """
+    if MENU_KEY not in st.session_state:
+        st.session_state[MENU_KEY] = [_RootLink(HOME_FILE, title="Home", icon=":material/home:", default=True),
+                                      *navigation_pages()[1:]]
+    return st.session_state[MENU_KEY]
+
+
+class _RootLink(st.Page):
+    """The home page as the target of a link: the same page (Streamlit names a page by its file's URL
+    name, which this keeps), at the address "." (the app's root, from any page)."""
+
+    @property
+    def url_path(self) -> str:
+        return "."
 
 
 def page_of(lesson: Lesson) -> st.Page:

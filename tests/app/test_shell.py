@@ -6,6 +6,7 @@ import gc
 import json
 import sys
 import types
+from urllib import parse
 
 import pytest
 from streamlit.util import calc_hash
@@ -60,9 +61,9 @@ def test_the_sidebar_links_each_page_with_its_state_and_the_seed(app_page):
 
     at = app_page("attention", layer="1", seed="3")
     links = sidebar_links(at)
-    assert list(links) == ["", *(lesson.url_path for lesson in LESSONS)]  # home first, in the lecture's order
+    assert list(links) == [".", *(lesson.url_path for lesson in LESSONS)]  # home first, in the lecture's order
     assert links["attention"] == "layer=1&seed=3"  # this page as it is now
-    assert links["masking"] == links[""] == "seed=3"  # other pages: only the shared seed so far
+    assert links["masking"] == links["."] == "seed=3"  # other pages: only the shared seed so far
 
     at._page_hash = calc_hash("masking")
     at.run()
@@ -76,6 +77,18 @@ def test_the_sidebar_links_each_page_with_its_state_and_the_seed(app_page):
     assert home_links(at)["masking"] == "head=2&seed=4"  # the home page's map links the same way
     at.number_input(key="seed").set_value(5).run()  # changed in this very run: its links already say so
     assert home_links(at)["attention"] == "layer=1&seed=5" and sidebar_links(at)["attention"] == "layer=1&seed=5"
+
+
+@pytest.mark.parametrize("url_path", ["", "attention", "masking"])
+def test_every_sidebar_link_leads_to_its_page_from_any_page(app_page, url_path):
+    """Copied ("copy link") or opened in a new tab, a sidebar link goes where a click goes, Home's too."""
+    at = app_page(url_path, seed="12")
+    here = f"http://localhost:8501/{url_path}?seed=12"
+    for link, page in zip(at.sidebar.get("page_link"), at.session_state[course.PAGES_KEY], strict=True):
+        href = link.proto.page + (f"?{link.proto.query_string}" if link.proto.query_string else "")
+        address = parse.urlsplit(parse.urljoin(here, href))  # as the browser reads the link's href
+        assert (address.path, address.query) == (f"/{page.url_path}", "seed=12"), (link.proto.label, href)
+        assert link.proto.page_script_hash == page._script_hash  # a click opens that very page
 
 
 def test_each_session_makes_its_navigation_once(app_page):

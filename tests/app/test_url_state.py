@@ -245,7 +245,8 @@ ROUTE = ["tokenization", "embeddings", "attention", "masking", "tokenization", "
 
 def sidebar_link(at: AppTest, url_path: str) -> AppTest:
     """Click a page in the sidebar: the next run shows that page with the query its link carries."""
-    link = next(link for link in at.sidebar.get("page_link") if link.proto.page == url_path)
+    link = next(link for link in at.sidebar.get("page_link")
+                if parse.urljoin("http://app/page", link.proto.page) == f"http://app/{url_path}")
     return open_address(at, url_path, link.proto.query_string)
 
 
