@@ -79,12 +79,14 @@ def markdown_literal(text: str) -> str:
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in reveal(text))
 
 
-def quoted(items: Iterable[str], limit: int = 10) -> str:
+def quoted(items: Iterable[str], limit: int = 10, length: int = 40) -> str:
     """The student's words or symbols listed in a message: each once, quoted, shown as typed (no Markdown
     from them), the first `limit` of them: “a”, “b” and 3 more. One made only of spaces, tabs or line
-    ends is drawn as the token chips draw them (“⇥” for a tab), not as blank quotes."""
+    ends is drawn as the token chips draw them (“⇥” for a tab), not as blank quotes. One longer than
+    `length` characters (a paragraph of Chinese is one word) is cut: “猫猫猫…”."""
     unique = list(dict.fromkeys(items))
-    shown = ", ".join(f"“{markdown_literal(item if item.strip() else visible(item))}”" for item in unique[:limit])
+    cut = [item if len(item) <= length else item[: length - 1] + "…" for item in unique[:limit]]
+    shown = ", ".join(f"“{markdown_literal(item if item.strip() else visible(item))}”" for item in cut)
     return shown + (f" and {len(unique) - limit:,} more" if len(unique) > limit else "")
 
 

@@ -347,6 +347,14 @@ def test_text_that_cannot_be_used_is_refused_and_the_last_good_text_stays(at, bp
     assert any("first 400 of" in c.value for c in at.caption)
 
 
+def test_a_long_unknown_word_is_named_by_its_start(at):
+    """Chinese has no spaces, so a paragraph of it is one word: the warning quotes its start, not a wall of it."""
+    set_state(at, text="猫" * 3_000, tokenizer="word")
+    assert metric(at, "[UNK] tokens") == "1"
+    warning = next(w.value for w in at.warning if "cannot spell" in w.value)
+    assert f"cannot spell “{'猫' * 39}…” from" in warning and len(warning) < 500
+
+
 def test_emoji_never_seen_in_training_is_unk_for_bpe(at, bpe_hf):
     text = "I like 🍕!"
     set_state(at, text=text)
