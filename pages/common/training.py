@@ -335,7 +335,7 @@ def _changed(then: Mapping[str, str], now: Mapping[str, str]) -> str:
     """What a run was trained with that differs from the settings now chosen: "seed 0 (now 3), ..."."""
     differ = [f"{name} {then[name]} (now {value})" for name, value in now.items()
               if name in then and then[name] != value]  # fmt: skip
-    return ", ".join(differ[:-1]) + " and " + differ[-1] if len(differ) > 1 else "".join(differ)
+    return ui.joined(differ)
 
 
 @st.fragment(run_every=REFRESH_S)

@@ -90,6 +90,11 @@ def quoted(items: Iterable[str], limit: int = 10, length: int = 40) -> str:
     return shown + (f" and {len(unique) - limit:,} more" if len(unique) > limit else "")
 
 
+def joined(items: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
 def counted(n: int, noun: str) -> str:
     """"1 character", "2,000 characters": a count with its noun, singular for one."""
     return f"{n:,} {noun}" + ("" if n == 1 else "s")

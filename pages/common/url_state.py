@@ -25,7 +25,7 @@ remembered per page, never put in the address bar.
 
 from __future__ import annotations
 
-import contextlib
+import difflib
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +37,7 @@ from typing import Any, NoReturn, TypeVar
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from pages.common import ui
 from pages.common.ui import markdown_literal as _literal
 
 T = TypeVar("T")
@@ -57,6 +58,7 @@ _HISTORY = "_url_state_history"  # whether this run answers the browser's Back o
 _PAGE = "_url_state_page"  # the page whose link went out last
 _ARRIVAL = "_url_state_arrival"  # page -> its link as the page first sent it after the sidebar opened it
 _LINK = "_url_state_link"  # this run's `_RunLink`
+_TOLD = "_url_state_told"  # (page, key, hash of values) of the link's keys that the page was said not to read
 
 
 class _Stop(BaseException):
@@ -105,14 +107,37 @@ def page_scope(name: str) -> Iterator[None]:
         texts = {**written.get(_SHARED, {}), **written.get(name, {})}
         st.session_state[_HISTORY] = complete or (
             not changed and any(_link_text(key) != text for key, text in texts.items()))
-        with contextlib.suppress(_Stop):  # the page ended early, as it asked
+        try:
             yield
+            _name_unread(name, link)
+        except _Stop:  # the page ended early, as it asked (keys below the stop went unread)
+            pass
         _send_link()
         st.session_state[_PAGE] = name
         if arrived and not link.sent:
             arrival[name] = dict(link.now)
     finally:
         _SCOPE.reset(token)
+
+
+def _name_unread(page: str, link: _RunLink) -> None:
+    """Say, once per key and value, which keys of the link nothing on the page read: a slide's link with a
+    typo (`Layer` for `layer`) or another page's key would otherwise look accepted. The page is drawn by
+    then, so the message is a toast; the key stays in the link, for a part of the page not shown now."""
+    read = st.session_state.get(_DRAWN, ((), set()))[1]
+    written = st.session_state.get(_WRITTEN, {})
+    own = read | written.get(page, {}).keys() | written.get(_SHARED, {}).keys()  # a key of a part now hidden too
+    told = st.session_state.setdefault(_TOLD, set())
+    unread = [key for key in link.sent if key not in own and (page, key, hash(tuple(link.sent[key]))) not in told]
+    if not unread:
+        return
+    told.update((page, key, hash(tuple(link.sent[key]))) for key in unread)
+    shown = [f"“{_literal(_short(key))}”" for key in unread[:5]] + ([f"{len(unread) - 5:,} more"] if unread[5:] else [])
+    meant = [difflib.get_close_matches(key.lower(), sorted(read), n=1) for key in unread[:5]]
+    hint = ui.joined([f"“{match[0]}”" for match in meant if match])
+    verb = "sets" if len(unread) == 1 else "set"
+    st.toast(f"The link's {ui.joined(shown)} {verb} nothing on this page as shown."
+             + (f" Did you mean {hint}?" if hint else ""), icon=":material/link_off:", duration="long")
 
 
 def link_to(page: str) -> dict[str, list[str]]:

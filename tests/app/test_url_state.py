@@ -245,9 +245,13 @@ ROUTE = ["tokenization", "embeddings", "attention", "masking", "tokenization", "
 
 def sidebar_link(at: AppTest, url_path: str) -> AppTest:
     """Click a page in the sidebar: the next run shows that page with the query its link carries."""
-    link = next(link for link in at.sidebar.get("page_link")
+    return open_address(at, url_path, link_to_page(at, url_path))
+
+
+def link_to_page(at: AppTest, url_path: str) -> str:
+    """The query of the sidebar's link to a page."""
+    return next(link.proto.query_string for link in at.sidebar.get("page_link")
                 if parse.urljoin("http://app/page", link.proto.page) == f"http://app/{url_path}")
-    return open_address(at, url_path, link.proto.query_string)
 
 
 def open_address(at: AppTest, url_path: str, query_string: str = "") -> AppTest:
@@ -318,6 +322,30 @@ def test_a_page_that_stops_early_still_links_everything_it_remembers(app_page):
     assert not at.error and not at.warning
     assert {key: at.query_params.get(key) for key in ("text", "layer", "head", "show")} == {
         "text": "the cat eats .", "layer": "0", "head": "1", "show": "masked"}
+
+
+def test_a_key_the_page_does_not_read_is_named_once_with_the_key_it_may_have_meant(app_page):
+    """A typo in a slide's link (or another page's key) would otherwise look accepted."""
+    at = app_page("attention", Layer="2", heads="3", corpus="synthetic")
+    [toast] = at.toast
+    assert toast.value == ("The link's “Layer”, “heads” and “corpus” set nothing on this page as shown. "
+                           "Did you mean “layer” and “head”?")
+    assert at.slider(key="layer").value == 0 and at.query_params["Layer"] == "2"  # left in the link, as given
+    at.slider(key="layer").set_value(1).run()
+    assert not at.toast  # said once
+
+
+def test_no_key_of_a_link_the_app_wrote_is_taken_for_one_the_page_does_not_read(app_page):
+    """Links from the sidebar carry what a page wrote, keys of a part of it now hidden too; a page that stops
+    early reads no key below the stop."""
+    at = app_page("fine_tuning", section="preference", pt_beta="0.5")
+    at.segmented_control(key="section").set_value("task").run()  # the preference section's keys are hidden now
+    assert not at.toast and link_to_page(at, "fine_tuning") == "pt_beta=0.5"
+    for page in ["attention", "fine_tuning", "masking", "", "tokenization", "fine_tuning"]:
+        sidebar_link(at, page)
+        assert not at.exception and not at.toast, (page, [t.value for t in at.toast])
+    at = app_page("masking", text="   ", layer="1", head="2")  # refused: the page stops above layer and head
+    assert at.error and not at.toast
 
 
 def two_pages_with_one_key_name() -> None:
