@@ -89,11 +89,19 @@ def page_scope(name: str) -> Iterator[None]:
     token = _SCOPE.set(name)
     try:
         link = _link()
+        written = st.session_state.get(_WRITTEN, {})
+        texts = {**written.get(_SHARED, {}), **written.get(name, {})}
+        # Back or Forward to an entry of this page with a key it never wrote: when Back is pressed again before
+        # the page has answered, the browser files one page's link under another's address. That entry is not
+        # a state of this page, so the page comes back as it was left (and the stray keys go).
+        stray = [key for key in link.sent if key not in texts] if _history_step() and name in written else []
+        for key in stray:
+            del link.sent[key], link.now[key]
         # Arriving with keys in the link (Back or Forward from another page, or a link from one), the link is
         # the whole state, as the page wrote it: a key it leaves out is at its default. A link that says just
         # what the page remembers (the sidebar's, see `link_to`) is that memory, which also holds what no link
         # can (text over its limit).
-        complete = arrived and bool(link.sent) and link.sent != link_to(name)
+        complete = arrived and bool(link.sent) and link.sent != link_to(name) and not stray
         if not complete:
             _restore_link(name, arrived)
         arrival = st.session_state.setdefault(_ARRIVAL, {})
@@ -103,10 +111,8 @@ def page_scope(name: str) -> Iterator[None]:
             link.now.update(arrival[name])
         # The link is not the one the page last wrote, and no widget was changed: Back or Forward was pressed.
         # (A widget change sent before the browser showed the last run's link comes with an older link.)
-        written = st.session_state.get(_WRITTEN, {})
-        texts = {**written.get(_SHARED, {}), **written.get(name, {})}
         st.session_state[_HISTORY] = complete or (
-            not changed and any(_link_text(key) != text for key, text in texts.items()))
+            not changed and not stray and any(_link_text(key) != text for key, text in texts.items()))
         try:
             yield
             _name_unread(name, link)
@@ -118,6 +124,12 @@ def page_scope(name: str) -> Iterator[None]:
             arrival[name] = dict(link.now)
     finally:
         _SCOPE.reset(token)
+
+
+def _history_step() -> bool:
+    """Whether this run answers the browser's Back or Forward button (the browser says so)."""
+    ctx = get_script_run_ctx()
+    return ctx is not None and ctx.is_history_navigation
 
 
 def _name_unread(page: str, link: _RunLink) -> None:

@@ -12,7 +12,7 @@ from streamlit.runtime.state.query_params import QueryParams
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
-from pages.common import limits
+from pages.common import limits, url_state
 
 
 def attention_like_page() -> None:
@@ -547,6 +547,24 @@ def test_back_to_the_home_page_undoes_a_change_of_the_seed(app_page):
     at.query_params.clear()  # Back: the home page as first opened, no parameters
     at.run()
     assert at.sidebar.number_input(key="seed").value == 0 and "seed" not in at.query_params
+
+
+def test_back_to_an_entry_the_browser_filed_under_another_page_shows_the_page_as_left(app_page, monkeypatch):
+    """With Back pressed again before a page has answered (150 ms apart, in Chromium), the browser may file one
+    page's link under another page's address: `/attention?seed=7&word=fish`. No state of the attention page has
+    a `word`: Back to that entry shows the page as the student left it."""
+    at = app_page("attention", layer="1", seed="7")
+    text_box(at).input("a dog sees a cat").run()
+    sidebar_link(at, "embeddings")
+    at.text_input(key="word").input("fish").run()
+    monkeypatch.setattr(url_state, "_history_step", lambda: True)  # what the browser says of a Back
+    open_address(at, "attention", "seed=7&word=fish")
+    assert text_box(at).value == "a dog sees a cat" and at.slider(key="layer").value == 1
+    assert at.number_input(key="seed").value == 7 and not at.toast
+    assert sorted(at.query_params.items()) == [("layer", "1"), ("seed", "7"), ("text", "a dog sees a cat")]
+
+    open_address(at, "attention", "seed=7&text=the+fish+swims")  # an entry of its own is followed, as always
+    assert text_box(at).value == "the fish swims" and at.slider(key="layer").value == 0
 
 
 def test_back_to_a_link_the_page_had_to_correct_corrects_it_again(app_page):
