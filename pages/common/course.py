@@ -117,8 +117,7 @@ def menu_pages() -> list[st.Page]:
     page it is on: "copy link" on Home copied the page open at the time.
     """
     if MENU_KEY not in st.session_state:
-        st.session_state[MENU_KEY] = [_RootLink(HOME_FILE, title="Home", icon=":material/home:", default=True),
-                                      *navigation_pages()[1:]]
+        st.session_state[MENU_KEY] = [home_page(_RootLink), *navigation_pages()[1:]]
     return st.session_state[MENU_KEY]
 
 
@@ -136,8 +135,8 @@ def page_of(lesson: Lesson) -> st.Page:
     return navigation_pages()[LESSONS.index(lesson) + 1]
 
 
-def home_page() -> st.Page:
-    return st.Page(HOME_FILE, title="Home", icon=":material/home:", default=True)
+def home_page(kind: type[st.Page] = st.Page) -> st.Page:
+    return kind(HOME_FILE, title="Home", icon=":material/home:", default=True)
 
 
 def lesson_page(lesson: Lesson) -> st.Page:
