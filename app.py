@@ -10,7 +10,9 @@ from llm_core.device import use_one_thread
 from pages.common import course, limits, models, url_state
 
 # An emoji favicon is drawn by the browser itself; a Material icon would be fetched from Google's fonts server.
-st.set_page_config(page_title="Introduction to LLMs", page_icon="🎓", layout="wide")
+# The sidebar starts narrower than Streamlit's 336 px: on a 1024 px projector the page keeps the room its
+# controls and figures need, and the longest page name still fits on its line.
+st.set_page_config(page_title="Introduction to LLMs", page_icon="🎓", layout="wide", initial_sidebar_state=312)
 
 device = models.device_in_use()
 use_one_thread()  # this run's own torch setting: a class's requests share the cores (see llm_core.device)
