@@ -58,7 +58,7 @@ st.latex(r"\begin{gathered}\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left
 choices = models.available()
 model_label = url_state.bind("model", default=choices[0], options=choices)
 text = url_state.bind("text", default=DEFAULT_TEXT, max_chars=limits.TEXT_CHARS.maximum)
-left, right = st.columns([1, 3])
+left, right = ui.row(220, "stretch")
 with left:
     st.selectbox("Model", choices, key="model", help="; ".join(f"{k}: {v}" for k, v in models.DESCRIPTIONS.items()),
                  on_change=url_state.forget, args=("token",))  # other tokens: the query starts again
@@ -77,7 +77,7 @@ for key, count in (("layer", config.n_layer), ("head", config.n_head)):
 layer = url_state.bind("layer", default=0, min_value=0, max_value=config.n_layer - 1)
 head = url_state.bind("head", default=0, min_value=0, max_value=config.n_head - 1)
 hide_special = url_state.bind("hide_special", default=False)
-c1, c2, c3 = st.columns(3, vertical_alignment="bottom")  # thirds: the toggle's label fits at 1280 px
+c1, c2, c3 = ui.row("stretch", "stretch", "stretch", vertical_alignment="bottom")
 with c1:
     st.slider("Layer", 0, config.n_layer - 1, key="layer", disabled=config.n_layer == 1)
 with c2:
@@ -119,13 +119,13 @@ step = url_state.bind("step", default=STEPS[0], options=STEPS)
 
 
 move = ui.stepper("step", STEPS, wrap=True)
-b1, b2, b3 = st.columns([10, 1, 1], vertical_alignment="center")  # arrows: the steps' names need the room
+b1, b2, b3 = ui.row("stretch", "content", "content", vertical_alignment="center")
 with b1:
     st.segmented_control("Step", STEPS, key="step", required=True, label_visibility="collapsed")
 with b2:
-    st.button("◀", key="step_back", on_click=move, args=(-1,), width="stretch", help="Previous step")
+    st.button("◀", key="step_back", on_click=move, args=(-1,), help="Previous step")
 with b3:
-    st.button("▶", key="step_next", on_click=move, args=(1,), width="stretch", help="Next step")
+    st.button("▶", key="step_next", on_click=move, args=(1,), help="Next step")
 
 if problem is None:
     s = steps_for(model_label, cleaned, layer, head)
@@ -188,7 +188,7 @@ st.markdown(
 )
 d_k_demo = url_state.bind("dk", default=64, options=D_K_CHOICES)
 scale = url_state.bind("scale", default=True)
-k1, k2 = st.columns([3, 1], vertical_alignment="bottom")
+k1, k2 = ui.row("stretch", "content", vertical_alignment="bottom")
 with k1:
     st.select_slider("d_k (length of the query and key vectors)", D_K_CHOICES, key="dk")
 with k2:

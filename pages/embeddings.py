@@ -56,7 +56,7 @@ ui.page_header(
 choices = models.available()
 model_label = url_state.bind("model", default=choices[0], options=choices)
 text = url_state.bind("text", default=DEFAULT_TEXT, max_chars=limits.TEXT_CHARS.maximum)
-left, right = st.columns([1, 3])
+left, right = ui.row(220, "stretch")
 with left:
     st.selectbox("Model", choices, key="model", help="; ".join(f"{k}: {v}" for k, v in models.DESCRIPTIONS.items()))
 with right:
@@ -102,7 +102,7 @@ st.header("2 · Similar words lie close")
 method = url_state.bind("method", default=PROJECTIONS[0], options=PROJECTIONS)
 dims = url_state.bind("dims", default=2, options=(2, 3))
 query = url_state.bind("word", default=DEFAULT_WORD, max_chars=limits.WORD_CHARS.maximum)
-p1, p2, p3 = st.columns([2, 1, 2])
+p1, p2, p3 = ui.row("content", "content", "stretch", gap="large")
 with p1:
     st.segmented_control("Projection", PROJECTIONS, key="method", required=True,
                          help="PCA keeps the directions of largest spread; t-SNE keeps who is near whom.")
@@ -118,7 +118,7 @@ if word_too_long := limits.WORD_CHARS.over(len(query.strip())):  # counted as ty
 if is_minilm:
     words_raw = url_state.bind("words", default=DEFAULT_WORDS, max_chars=limits.TEXT_CHARS.maximum)
     representation = url_state.bind("rep", default="sentence embedding", options=MINILM_REPRESENTATIONS)
-    w1, w2 = st.columns([3, 1])
+    w1, w2 = ui.row("stretch", "content")
     with w1:
         st.text_area("Words to place (commas or spaces between them)", key="words", height=100)
     with w2:

@@ -69,7 +69,7 @@ def training_settings(prefix: str, experiment: str, parts: list[str]) -> dict:
     url_state.bind(f"{prefix}_batch", default=batch, options=BATCH_CHOICES)
     url_state.bind(f"{prefix}_seconds", default=seconds, min_value=SECONDS.minimum, max_value=SECONDS.maximum)
     url_state.bind(f"{prefix}_freeze", default=[], options=parts)
-    a, b, c = st.columns(3)
+    a, b, c = ui.row("stretch", "stretch", "stretch")
     a.select_slider(
         "Learning rate", LR_CHOICES, key=f"{prefix}_lr", format_func=lr_label,
         help="How far each step moves the weights. Too small: the curves barely move; too large: they jump or blow up.",
@@ -248,7 +248,7 @@ def task_results(run: training.LiveRun) -> None:
     result: TaskResult = run.result
     accuracies = {m: run.final_val(m, "accuracy") for m in METHOD_LABELS}
     st.subheader(f"Held-out accuracy after training on {result.n_labels} labelled examples")
-    columns = st.columns(len(METHOD_LABELS))
+    columns = ui.row(*["content"] * len(METHOD_LABELS))
     for col, (method, label) in zip(columns, METHOD_LABELS.items(), strict=True):
         acc = accuracies[method]
         col.metric(label, "n/a" if acc is None else f"{acc:.0%}")
@@ -392,7 +392,7 @@ def instruct_section() -> None:
     if trained:
         after = finetune.exact_match_rate(run.result.model, d.tokenizer, val_pairs)
         after_answers = [finetune.answer(run.result.model, d.tokenizer, p.instruction) for p in shown]
-    a, b = st.columns(2)
+    a, b = ui.row("content", "content")
     a.metric("Exact match on held-out questions, before", f"{before:.0%}")
     if trained:
         gained = round(100 * after) - round(100 * before)  # the two rates as shown, in points
@@ -459,7 +459,7 @@ def preference_section() -> None:
     st.subheader("Training settings")
     url_state.bind("pt_beta", default=finetune.DEFAULTS["preference"]["beta"], options=BETA_CHOICES)
     url_state.bind("pt_imitate", default=finetune.DEFAULTS["preference"]["sft_weight"], options=IMITATE_CHOICES)
-    a, b = st.columns(2)
+    a, b = ui.row("stretch", "stretch")
     a.select_slider("β: how strongly rewards pull away from the reference", BETA_CHOICES, key="pt_beta")
     b.select_slider(
         "Also imitate the preferred answers (weight)", IMITATE_CHOICES, key="pt_imitate",
@@ -488,7 +488,7 @@ def preference_section() -> None:
         margins = finetune.reward_margins(after, before, run.result.settings["beta"])
         wins_before = sum(s.preference > 0.5 for s in before)
         wins_after = sum(s.preference > 0.5 for s in after)
-        a, b, c = st.columns(3)
+        a, b, c = ui.row("content", "content", "content")
         a.metric("Reward margin, before", "0.000", help="The mean reward margin over the held-out pairs")
         b.metric("after preference tuning", f"{sum(margins) / len(margins):+.3f}")
         c.metric("Held-out pairs ranked right", f"{wins_after} of {len(after)}",

@@ -59,8 +59,10 @@ sections = {
     "Families of models": course.LESSONS[5:8],
     "Training and using them": course.LESSONS[8:11],
 }
-# Two columns, the second holding two sections: wide enough for the longest page name at 1280 px.
-for column, names in zip(st.columns(2, gap="large"), (list(sections)[:1], list(sections)[1:]), strict=True):
+# Two columns, the second holding two sections, each wide enough for the longest page name: on a narrow page
+# the second goes below the first.
+columns = ui.row(360, 360, gap="large")
+for column, names in zip(columns, (list(sections)[:1], list(sections)[1:]), strict=True):
     with column:
         for name in names:
             st.subheader(name)

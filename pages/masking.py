@@ -332,7 +332,7 @@ head = url_state.bind("head", 0, options=list(range(n_head)))
 stage = url_state.bind("show", "weights", options=list(STAGES))
 
 st.header("Four masks on one sentence")
-c1, c2, c3 = st.columns([1, 1, 3])
+c1, c2, c3 = ui.row(140, 140, "stretch")
 with c1:
     st.selectbox("Layer", list(range(n_layer)), key="layer", help="Every layer uses the same mask.")
 with c2:
@@ -397,7 +397,7 @@ with bottom_left:
 with bottom_right:
     url_state.bind("task", DEFAULT_TASK, options=list(SEQUENCE_TASKS))
     url_state.bind("digits", DEFAULT_DIGITS, max_chars=limits.TEXT_CHARS.maximum)
-    d1, d2 = st.columns([1, 2])
+    d1, d2 = ui.row(200, "stretch")
     with d1:
         st.selectbox("Task", list(SEQUENCE_TASKS), key="task",
                      help="The tiny encoder-decoder was trained on these four digit tasks (spell: 3 -> three).")

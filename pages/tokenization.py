@@ -195,7 +195,7 @@ url_state.bind("tokenizer", default="bpe", options=list(TOKENIZERS))
 url_state.bind("vocab", default=DEFAULT_VOCAB, options=VOCAB_CHOICES)
 url_state.bind("specials", default="none", options=list(SPECIAL_MODES))
 
-left, right = st.columns([3, 2], gap="large")
+left, right = ui.row("stretch", "stretch", gap="large")
 with left:
     st.text_area(
         "Text to tokenize", key="text", height=110,
@@ -257,7 +257,7 @@ with right:
 if corpus is None:
     corpus = builtin_corpus(corpus_key)
 
-c1, c2, c3 = st.columns([3, 3, 2], gap="large")
+c1, c2, c3 = ui.row("stretch", "stretch", "stretch", gap="large")
 with c1:
     kind = st.radio("Tokenizer", list(TOKENIZERS), key="tokenizer", format_func=TOKENIZERS.get, horizontal=True)
 with c2:
@@ -284,7 +284,7 @@ if mode == "decoder" and tokenizer.bos_id is None:
     mode = "encoder"
 encoding = encode(tokenizer, text, mode)
 n_unknown = sum(i == tokenizer.unk_id for i in encoding.ids)
-m1, m2, m3, m4, m5 = st.columns(5)
+m1, m2, m3, m4, m5 = ui.row(*["content"] * 5)
 m1.metric("Tokens", f"{len(encoding):,}")
 m2.metric("Characters", f"{len(text):,}")
 m3.metric("Characters per token", f"{chars_per_token(text, encoding):.2f}")

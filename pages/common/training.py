@@ -301,7 +301,7 @@ def live_training(
     mine = trainings()
     run, running = mine.runs.get(key), mine.active
     watching = run is not None and run is running
-    left, right, _ = st.columns([2, 1, 3])
+    left, right = ui.row("content", "content")
     left.button(
         button_label, key=f"{key}_train", type="primary", icon=":material/play_arrow:",
         on_click=_request_start, args=(key, start, steps, max_seconds, problem, settings or {}),

@@ -39,6 +39,16 @@ def show_error(message: str) -> None:
     st.error(message, icon=":material/error:")
 
 
+def row(*widths: int | str, gap: str = "medium", vertical_alignment: str = "top") -> list:
+    """Containers side by side, as `st.columns` gives, that move onto a new line instead of squeezing their
+    content when the page is narrow: a 1024 px projector with the sidebar open leaves some 530 px, where
+    columns cut labels, numbers and buttons. Each width is "stretch" (an equal share of the line), "content"
+    or pixels. A container takes its narrowest width from text it cannot break, not from a figure: figures
+    that must share a line stay in `st.columns`."""
+    line = st.container(horizontal=True, gap=gap, vertical_alignment=vertical_alignment)
+    return [line.container(width=width) for width in widths]
+
+
 _STEPS = "_ui_steps"  # widget key -> (the value a ◀/▶ click found, the value it set)
 
 

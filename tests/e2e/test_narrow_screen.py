@@ -1,0 +1,53 @@
+"""A 1024 x 768 projector with the sidebar open: nothing a page writes is cut off.
+
+At that size a page keeps some 530 px beside the sidebar. Streamlit cuts a label, a metric or a
+button's text that does not fit its column (an ellipsis, or just hidden), so a value such as the
+vocabulary size or the ◀/▶ of a step button could vanish. Rows of controls and numbers move onto
+a new line instead (`ui.row`); this reads, in Chromium, every piece of text on the page and in the
+sidebar and lists those wider than the box that clips them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from pages.common import course
+
+pytestmark = pytest.mark.e2e
+
+BUILT = ["", *(lesson.url_path for lesson in course.LESSONS if lesson.is_built())]
+
+# Text whose box clips it and is narrower than the text. Boxes of width 0 or 1 are screen-reader
+# copies that are hidden on purpose (KaTeX's MathML).
+CUT_TEXT = """() => {
+  const cut = [];
+  for (const el of document.querySelectorAll('[data-testid="stMain"] *, [data-testid="stSidebar"] *')) {
+    const text = (el.innerText || '').trim();
+    const style = getComputedStyle(el);
+    const clips = style.overflowX === 'hidden' || style.overflowX === 'clip' || style.textOverflow === 'ellipsis';
+    if (text && clips && el.clientWidth > 1 && el.scrollWidth > el.clientWidth + 1) {
+      cut.push(`${text.slice(0, 60)} (${el.scrollWidth} px in ${el.clientWidth})`);
+    }
+  }
+  return cut;
+}"""
+
+
+@pytest.fixture(scope="module")
+def projector(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    tab = context.new_page()
+    tab.set_default_timeout(120_000)
+    yield tab
+    context.close()
+
+
+@pytest.mark.parametrize("url_path", BUILT, ids=[p or "home" for p in BUILT])
+def test_nothing_is_cut_off_at_1024_px_with_the_sidebar_open(projector: Page, server_url, open_page, url_path) -> None:
+    open_page(projector, f"{server_url}/{url_path}")
+    projector.wait_for_timeout(1000)  # fonts and lazily drawn widgets settle
+    assert projector.locator("[data-testid='stSidebar'][data-collapsed='false']").count() == 1, "the sidebar is open"
+    assert projector.evaluate(CUT_TEXT) == []
