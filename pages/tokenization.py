@@ -195,7 +195,7 @@ url_state.bind("tokenizer", default="bpe", options=list(TOKENIZERS))
 url_state.bind("vocab", default=DEFAULT_VOCAB, options=VOCAB_CHOICES)
 url_state.bind("specials", default="none", options=list(SPECIAL_MODES))
 
-left, right = ui.row("stretch", "stretch", gap="large")
+left, right = ui.row("stretch", "stretch")
 with left:
     st.text_area(
         "Text to tokenize", key="text", height=110,
@@ -257,7 +257,7 @@ with right:
 if corpus is None:
     corpus = builtin_corpus(corpus_key)
 
-c1, c2, c3 = ui.row("stretch", "stretch", "stretch", gap="large")
+c1, c2, c3 = ui.row("stretch", "stretch", "stretch")
 with c1:
     kind = st.radio("Tokenizer", list(TOKENIZERS), key="tokenizer", format_func=TOKENIZERS.get, horizontal=True)
 with c2:
