@@ -119,7 +119,7 @@ step = url_state.bind("step", default=STEPS[0], options=STEPS)
 
 
 move = ui.stepper("step", STEPS, wrap=True)
-b1, b2, b3 = ui.row("stretch", "content", "content", vertical_alignment="center")
+b1, b2, b3 = ui.row("content", "content", "content", gap="small", vertical_alignment="center")
 with b1:
     st.segmented_control("Step", STEPS, key="step", required=True, label_visibility="collapsed")
 with b2:
