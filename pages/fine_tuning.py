@@ -142,11 +142,9 @@ def task_signature(settings: dict, source: str) -> tuple:
 
 
 def draw_task(run: training.LiveRun) -> None:
-    left, right = st.columns(2)
-    with left:
+    with ui.figures_row():
         ui.plot(training.curve_figure(run, "loss", "Loss", y_title="cross-entropy", labels=METHOD_LABELS,
                                       height=560), key="task_loss")  # fmt: skip
-    with right:
         fig = training.curve_figure(run, "accuracy", "Held-out accuracy", y_title="accuracy", labels=METHOD_LABELS,
                                     train=False, percent=True, height=560)  # fmt: skip
         ui.plot(fig, key="task_acc")
@@ -231,8 +229,8 @@ def task_section() -> None:
     st.markdown(
         "**Watch:** the solid lines are the loss on each training batch, the dashed ones the loss on "
         "held-out sentences the models never train on. A training loss near zero while the held-out loss climbs "
-        "is overfitting: the model has memorised its few examples. The right chart is what matters: the share "
-        "of held-out sentences each model labels correctly."
+        "is overfitting: the model has memorised its few examples. The accuracy chart is what matters: the "
+        "share of held-out sentences each model labels correctly."
     )
     run = training.live_training(
         "task", start, draw_task, steps=settings["steps"], max_seconds=settings["seconds"],
@@ -347,11 +345,9 @@ def start_instruct(stop, *, settings: dict):
 
 
 def draw_instruct(run: training.LiveRun) -> None:
-    left, right = st.columns(2)
-    with left:
+    with ui.figures_row():
         ui.plot(training.curve_figure(run, "loss", "Loss on answer tokens", y_title="cross-entropy"),
                 key="instruct_loss")  # fmt: skip
-    with right:
         ui.plot(training.curve_figure(run, "exact_match", "Held-out questions answered exactly", y_title="exact match",
                                       train=False, percent=True), key="instruct_em")  # fmt: skip
 
@@ -377,8 +373,8 @@ def instruct_section() -> None:
     st.subheader("Training settings")
     settings = training_settings("it", "instruct", finetune.backbone_parts(d.model))
     st.markdown(
-        "**Watch:** the loss on answer tokens falls, and the right chart counts the held-out questions whose "
-        "greedy answer is exactly right."
+        "**Watch:** the loss on answer tokens falls, and the exact-match chart counts the held-out questions "
+        "whose greedy answer is exactly right."
     )
     run = training.live_training(
         "instruct", partial(start_instruct, settings=settings), draw_instruct, steps=settings["steps"],
@@ -428,10 +424,8 @@ def start_preference(stop, *, settings: dict):
 
 
 def draw_preference(run: training.LiveRun) -> None:
-    left, right = st.columns(2)
-    with left:
+    with ui.figures_row():
         ui.plot(training.curve_figure(run, "dpo_loss", "DPO loss", y_title="loss"), key="pref_loss")
-    with right:
         ui.plot(training.curve_figure(run, "reward_margin", "Reward margin (preferred − rejected)",
                                       y_title="reward margin"), key="pref_margin")  # fmt: skip
 

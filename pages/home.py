@@ -17,8 +17,7 @@ ui.page_header(
 st.header("The scale of language models")
 sizes = model_sizes()
 names, params, families = zip(*sizes, strict=True)
-left, right = st.columns([3, 2])
-with left:
+with ui.figures_row():
     ui.plot(
         figures.log_dot_chart(
             names, params, families, "Parameters (log scale)", x_title="parameters",
@@ -26,7 +25,6 @@ with left:
         ),
         key="home_parameters",
     )
-with right:
     data_names = list(GPT_TRAINING_GB)
     ui.plot(
         figures.log_dot_chart(

@@ -482,10 +482,8 @@ with ui.folded("Layer by layer: where the change spreads", key="layers_open") as
             "attention layer passes the change along the arrows the mask allows: in the encoder to every position "
             "from the first layer on, in the decoder only to the positions after the edit."
         )
-        h1, h2 = st.columns(2)
-        with h1:
+        with ui.figures_row():
             ui.plot(layer_figure(enc_change, labels(enc, marks), "Encoder: ‖change‖ per layer"), key="layers_encoder")
-        with h2:
             ui.plot(layer_figure(dec_change, labels(dec, marks), "Decoder: ‖change‖ per layer"), key="layers_decoder")
 
 # --- autoregression ----------------------------------------------------------------------------------

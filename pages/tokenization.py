@@ -397,10 +397,8 @@ if len(corpus) < GROWTH_MIN_CHARS:
             f"{GROWTH_MIN_CHARS:,}. Choose a built-in corpus or give a longer text.")
 else:
     vocab_fig, oov_fig = growth_figures(vocab_size, corpus_key, corpus)
-    g1, g2 = st.columns(2, gap="large")
-    with g1:
+    with ui.figures_row():
         ui.plot(vocab_fig, key="tok_growth_vocab")
-    with g2:
         ui.plot(oov_fig, key="tok_growth_oov")
     st.markdown(
         "Each point trains the tokenizers on a longer start of the corpus; the last 10% is held out. "
