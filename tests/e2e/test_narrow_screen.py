@@ -54,3 +54,19 @@ def test_nothing_is_cut_off_at_1024_px_with_the_sidebar_open(projector: Page, se
     projector.wait_for_timeout(1000)  # fonts and lazily drawn widgets settle
     assert projector.locator("[data-testid='stSidebar'][data-collapsed='false']").count() == 1, "the sidebar is open"
     assert projector.evaluate(CUT_TEXT) == []
+
+
+@pytest.mark.parametrize(("width", "side_by_side"), [(1024, False), (1400, True)])
+def test_the_home_charts_share_a_line_only_where_each_has_room(browser: Browser, server_url, open_page, width,
+                                                               side_by_side) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        tab = context.new_page()
+        open_page(tab, server_url)
+        charts = tab.locator("[data-testid='stPlotlyChart']")
+        charts.nth(1).wait_for()
+        first, second = charts.nth(0).bounding_box(), charts.nth(1).bounding_box()
+        assert (abs(first["y"] - second["y"]) < 1) == side_by_side, (first, second)
+        assert min(first["width"], second["width"]) >= (300 if side_by_side else 500)
+    finally:
+        context.close()
