@@ -25,6 +25,7 @@ remembered per page, never put in the address bar.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import re
@@ -58,6 +59,7 @@ _HISTORY = "_url_state_history"  # whether this run answers the browser's Back o
 _PAGE = "_url_state_page"  # the page whose link went out last
 _ARRIVAL = "_url_state_arrival"  # page -> its link as the page first sent it after the sidebar opened it
 _LINK = "_url_state_link"  # this run's `_RunLink`
+_ADOPTED = "_url_state_adopted"  # key -> the value a reconnected browser showed, for the widget's next run
 _TOLD = "_url_state_told"  # (page, key, hash of values) of the link's keys that the page was said not to read
 
 
@@ -83,6 +85,9 @@ def page_scope(name: str) -> Iterator[None]:
     After an error, `st.rerun()` or `st.stop()` Streamlit sends nothing more in this run: the link
     stays as the browser has it, and so does what the page remembers having written into it.
     """
+    # A session's first run comes with the values of drawn widgets only when the browser still shows a page of a
+    # session the server no longer has (restarted, or a laptop that slept past the time a session is kept).
+    reconnected = _OWNER not in st.session_state and bool(_sent_values())
     st.session_state[_DRAWN] = (st.session_state.get(_DRAWN, ((), set()))[1], set())
     arrived = st.session_state.get(_PAGE) != name  # the last page whose link went out was another one
     changed = _widget_changed(name) or _widget_changed(_SHARED)
@@ -122,8 +127,44 @@ def page_scope(name: str) -> Iterator[None]:
         st.session_state[_PAGE] = name
         if arrived and not link.sent:
             arrival[name] = dict(link.now)
+        if reconnected:
+            _adopt_browser_values()
     finally:
         _SCOPE.reset(token)
+
+
+def _widget_state() -> Any:
+    """Streamlit's own session state, which keeps the widget values a run came with (no public view of them)."""
+    ctx = get_script_run_ctx()
+    return getattr(ctx.session_state, "_state", None) if ctx is not None else None
+
+
+def _sent_values() -> dict:
+    """The widget values this run came with, by widget ID."""
+    state = _widget_state()
+    return {} if state is None else state._new_widget_state.states
+
+
+def _adopt_browser_values() -> None:
+    """After a reconnect, run the page again with what the browser shows where it differs from the link.
+
+    The browser still shows the page as the student left it, and the change that woke the new session
+    (a typed sentence, a moved slider) came with this run. The page was drawn from the link, since a
+    widget's value can be read only once the widget is drawn; left like that, the student's change would
+    jump back.
+    """
+    state = _widget_state()
+    sent = state._new_widget_state
+    adopted = {}
+    for key in st.session_state.get(_DRAWN, ((), set()))[1]:
+        widget = state.get_widget_id_from_key(key)
+        if widget in sent.states:
+            with contextlib.suppress(KeyError):  # a widget that this run did not draw after all
+                if (value := sent[widget]) != st.session_state[key]:
+                    adopted[key] = value
+    if adopted:
+        st.session_state[_ADOPTED] = adopted
+        st.rerun()
 
 
 def _history_step() -> bool:
@@ -265,6 +306,8 @@ def bind(
     saved = st.session_state.setdefault(_SAVED, {}).setdefault(scope, {})
     written = st.session_state.setdefault(_WRITTEN, {}).setdefault(scope, {})
     last_run, this_run = st.session_state.get(_DRAWN, ((), set()))  # keys bound in the last run, and in this one
+    if key in (adopted := st.session_state.get(_ADOPTED, {})):
+        st.session_state[key] = adopted.pop(key)
     # The link counts as one the student opened unless it says what this page last wrote into it: then it is
     # the page's own memory (put back by `_restore_link`, or left by a widget the page has stopped drawing).
     from_link = in_link and key in _link().now and _link_text(key) != written.get(key)
@@ -314,11 +357,10 @@ def _not_sent(key: str) -> bool:
     it, and afterwards it starts from the widget's default unless told the value again.
     (A run the page asks for itself, `st.rerun()`, comes with no values at all.)
     """
-    ctx = get_script_run_ctx()
-    state = getattr(ctx.session_state, "_state", None) if ctx is not None else None
+    state = _widget_state()
     if state is None:
         return False
-    sent = state._new_widget_state.states  # the values this run came with: Streamlit keeps no public view
+    sent = state._new_widget_state.states
     widget = state.get_widget_id_from_key(key)
     return bool(sent) and widget is not None and widget not in sent
 

@@ -11,6 +11,7 @@ not have). A page test looks like:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -58,9 +59,9 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout_s: float, log_path
 
 
 @contextmanager
-def serve(log_path: Path) -> Iterator[str]:
+def serve(log_path: Path, port: int | None = None) -> Iterator[str]:
     """Start `streamlit run app.py` as `make run` does (config from .streamlit/), yield its URL, stop it."""
-    port = _free_port()
+    port = port or _free_port()
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
@@ -92,6 +93,37 @@ def fresh_server_url(tmp_path: Path) -> Iterator[str]:
     """A server of its own, for a test about what happens on a server's very first request."""
     with serve(tmp_path / "server.log") as url:
         yield url
+
+
+class RestartableServer:
+    """A server of its own that a test stops and starts again at the same address, as a crash or an update
+    of the course's server would: the students' tabs stay open and reconnect to a server that has no
+    session of theirs."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port, self.log_dir, self.starts = _free_port(), log_dir, 0
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._running: contextlib.AbstractContextManager | None = None
+
+    def start(self) -> None:
+        self.starts += 1
+        self._running = serve(self.log_dir / f"server-{self.starts}.log", self.port)
+        self._running.__enter__()
+
+    def stop(self) -> None:
+        running, self._running = self._running, None
+        if running is not None:
+            running.__exit__(None, None, None)
+
+
+@pytest.fixture
+def restartable_server(tmp_path: Path) -> Iterator[RestartableServer]:
+    server = RestartableServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
