@@ -51,10 +51,17 @@ def test_a_deep_link_as_first_request_to_a_new_server_runs_through_the_app(
     """What an instructor does first thing in class: start the server, open a slide's link.
 
     A new server treats `pages/` as an old-style pages folder until its first run calls
-    st.navigation (see pages/common/__init__.py); the page must still get app.py's sidebar.
+    st.navigation (see pages/common/__init__.py); the page must still get app.py's sidebar, and
+    Streamlit's own list of that folder's files must not show meanwhile.
     """
     built = [lesson for lesson in LESSONS if lesson.is_built()]
     path = f"/{built[0].url_path}" if built else "/"
+    page.goto(f"{fresh_server_url}{path}?seed=5")
+    file_list_seen = False
+    for _ in range(50):  # the first run on a new server takes some seconds: watch the sidebar meanwhile
+        file_list_seen |= page.locator("[data-testid='stSidebarNav']").count() > 0
+        page.wait_for_timeout(100)
+    assert not file_list_seen, "Streamlit's list of the files in pages/ showed in the sidebar"
     open_page(page, f"{fresh_server_url}{path}?seed=5")
 
     sidebar = page.locator("[data-testid='stSidebar']")
