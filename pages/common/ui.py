@@ -11,6 +11,7 @@ import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 import pyarrow as pa
@@ -18,6 +19,9 @@ import streamlit as st
 
 from pages.common.chips import reveal, visible
 from pages.common.figures import PLOTLY_CONFIG, Figure
+
+if TYPE_CHECKING:
+    from streamlit.delta_generator import DeltaGenerator
 
 CODE_KEY = "show_code"  # the open state of a page's "Show the code" expander, in the session state
 
@@ -39,7 +43,7 @@ def show_error(message: str) -> None:
     st.error(message, icon=":material/error:")
 
 
-def row(*widths: int | str, gap: str = "medium", vertical_alignment: str = "top") -> list:
+def row(*widths: int | str, gap: str = "medium", vertical_alignment: str = "top") -> list[DeltaGenerator]:
     """Containers side by side, as `st.columns` gives, that move onto a new line instead of squeezing their
     content when the page is narrow: a 1024 px projector with the sidebar open leaves some 530 px, where
     columns cut labels, numbers and buttons. Each width is "stretch" (an equal share of the line), "content"
@@ -49,7 +53,7 @@ def row(*widths: int | str, gap: str = "medium", vertical_alignment: str = "top"
     return [line.container(width=width) for width in widths]
 
 
-def figures_row():
+def figures_row() -> DeltaGenerator:
     """A line for figures drawn straight into it (`with ui.figures_row(): plot(a); plot(b)`). Streamlit keeps a
     chart at least 14rem wide, so with the large gap between them two charts share the line down to a page
     of about 580 px and go one below the other on a narrower one (a 1024 px projector with the sidebar open),
