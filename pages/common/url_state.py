@@ -159,7 +159,8 @@ def _adopt_browser_values() -> None:
     for key in st.session_state.get(_DRAWN, ((), set()))[1]:
         widget = state.get_widget_id_from_key(key)
         if widget in sent.states:
-            with contextlib.suppress(KeyError):  # a widget that this run did not draw after all
+            # (KeyError: a widget this run did not draw after all; the others: a value it cannot take)
+            with contextlib.suppress(KeyError, ValueError, TypeError, IndexError):
                 if (value := sent[widget]) != st.session_state[key]:
                     adopted[key] = value
     if adopted:
