@@ -615,3 +615,38 @@ def test_pages_end_early_through_url_state_so_that_their_link_still_goes_out():
         and isinstance(node.func.value, ast.Name) and node.func.value.id == "st"
     ]
     assert not found, f"st.stop() sends nothing more, not even the link; use url_state.stop(): {found}"
+
+
+def run_reconnected(at: AppTest, shown=None) -> AppTest:
+    """The run that a change makes after the server forgot the session (it restarted, or the tab slept too
+    long): a new session, whose first run comes with every value the browser still shows (`shown`)."""
+    from streamlit.runtime.state import SafeSessionState, SessionState
+    from streamlit.testing.v1.app_test import TESTING_KEY, _AppTestSessionState
+
+    shown = shown or at._tree.get_widget_states()
+    fresh = SessionState()
+    fresh[TESTING_KEY] = {}
+    at._session_state = SafeSessionState(fresh, lambda: None)
+    at.session_state = _AppTestSessionState(at._session_state)
+    return at._run(widget_state=shown)
+
+
+def test_the_change_that_wakes_a_new_session_is_kept_and_the_rest_comes_from_the_link():
+    at = run(text="the old words", layer="2")
+    at.text_input(key="text").set_value("the new words")  # the student's first change after the restart
+    at.slider(key="temperature").set_value(1.5)
+    run_reconnected(at)
+    assert values(at) == {**DEFAULTS, "text": "the new words", "layer": 2, "temperature": 1.5}
+    assert at.query_params["text"] == "the new words" and at.query_params["temperature"] == "1.5"
+    at.run()  # and it stays
+    assert values(at) == {**DEFAULTS, "text": "the new words", "layer": 2, "temperature": 1.5}
+
+
+def test_a_reconnected_value_the_widget_cannot_take_leaves_the_link_value():
+    at = run(model="MiniLM")
+    shown = at._tree.get_widget_states()
+    box = next(w for w in shown.widgets if w.id == at.selectbox(key="model").id)
+    box.string_value = "a model this page no longer offers"  # e.g. the app was updated while the tab slept
+    run_reconnected(at, shown)
+    assert not at.exception
+    assert values(at)["model"] == "MiniLM"
