@@ -346,6 +346,7 @@ def log_dot_chart(
             "marker": {"size": 20, "color": color, "line": {"width": 3, "color": color},
                        "symbol": ["circle-open" if uncertain[r] else "circle" for r in members]},
             "text": [texts[r] for r in members], "textposition": "middle right", "textfont": {"size": FONT_SIZE - 2},
+            "cliponaxis": False,  # a label near the right end may run into the margin instead of being cut
             "customdata": [[row_labels[r], _exact(values[r])] for r in members],
             "hovertemplate": f"<b>%{{customdata[0]}}</b><br>{x_title}: %{{customdata[1]}}<br>%{{text}}<extra></extra>",
         })  # fmt: skip
@@ -364,7 +365,7 @@ def log_dot_chart(
         yaxis={"tickmode": "array", "tickvals": rows, "ticktext": row_labels, "showgrid": False, "zeroline": False,
                "range": [len(rows) - 0.5, -0.5]},  # first row at the top
         annotations=unknown, showlegend=legend,
-        margin={"l": 10, "r": 10, "t": TITLED_TOP, "b": 70 if legend else 10},
+        margin={"l": 10, "r": 50, "t": TITLED_TOP, "b": 70 if legend else 10},
         legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0, "x": 0, "xanchor": "left"},
     )  # fmt: skip
 

@@ -68,5 +68,15 @@ def test_the_home_charts_share_a_line_only_where_each_has_room(browser: Browser,
         first, second = charts.nth(0).bounding_box(), charts.nth(1).bounding_box()
         assert (abs(first["y"] - second["y"]) < 1) == side_by_side, (first, second)
         assert min(first["width"], second["width"]) >= (300 if side_by_side else 500)
+        # The value beside each dot ("1.78T") shows whole: it ends inside the box that clips it, the plot area
+        # when the chart clips its text there, else the chart.
+        outside = tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(chart => {
+            const plotArea = chart.querySelector('.nsewdrag').getBoundingClientRect().right;
+            const whole = chart.querySelector('svg.main-svg').getBoundingClientRect().right;
+            return [...chart.querySelectorAll('.textpoint text')].filter(t =>
+                t.getBoundingClientRect().right > (t.closest('[clip-path]') ? plotArea : whole) + 1
+            ).map(t => t.textContent);
+        })""")
+        assert outside == []
     finally:
         context.close()
