@@ -123,6 +123,7 @@ def page_scope(name: str) -> Iterator[None]:
             _name_unread(name, link)
         except _Stop:  # the page ended early, as it asked (keys below the stop went unread)
             pass
+        st.session_state.pop(_ADOPTED, None)  # for the one run after a reconnect: a key it did not bind goes
         _send_link()
         st.session_state[_PAGE] = name
         if arrived and not link.sent:
@@ -358,11 +359,8 @@ def _not_sent(key: str) -> bool:
     it, and afterwards it starts from the widget's default unless told the value again.
     (A run the page asks for itself, `st.rerun()`, comes with no values at all.)
     """
-    state = _widget_state()
-    if state is None:
-        return False
-    sent = state._new_widget_state.states
-    widget = state.get_widget_id_from_key(key)
+    state, sent = _widget_state(), _sent_values()
+    widget = None if state is None else state.get_widget_id_from_key(key)
     return bool(sent) and widget is not None and widget not in sent
 
 
