@@ -176,19 +176,19 @@ def chips_figure(groups: Sequence[Chips], *, max_chips: int = MAX_CHIPS, line_co
             label_text.append(_escape(group.label).replace("\n", "<br>"))
         first_row += n_rows
 
-    # The chips' own look (template "none"), not the charts': no grid, no axis styling, just text.
+    # The chips' own look (template "none"), not the charts': no grid, no axis styling, just text. The labels
+    # are the bars' own text: Plotly shrinks text that does not fit inside its bar, so on a chart narrower than
+    # a row's LINE_COLUMNS at full size (a 1024 px screen) every label still sits inside its chip, and
+    # `uniformtext` keeps them all at one size.
     bars = {
         "type": "bar", "orientation": "h", "y": traces["row"], "x": traces["width"], "base": traces["start"],
         "width": 0.8, "customdata": traces["hover"], "hovertemplate": "%{customdata}<extra></extra>",
         "marker": {"color": traces["fill"], "line": {"color": traces["line"], "width": traces["lw"]},
                    "cornerradius": 6},
+        "text": [_escape(s) for s in traces["shown"]], "textposition": "inside", "insidetextanchor": "middle",
+        "textangle": 0, "constraintext": "inside",
+        "insidetextfont": {"size": CHIP_FONT_SIZE, "family": MONOSPACE, "color": traces["ink"]},
         "showlegend": False, "name": "tokens",
-    }
-    labels = {
-        "type": "scatter", "mode": "text", "y": traces["row"],
-        "x": [s + w / 2 for s, w in zip(traces["start"], traces["width"], strict=True)],
-        "text": [_escape(s) for s in traces["shown"]], "textposition": "middle center", "hoverinfo": "skip",
-        "textfont": {"size": CHIP_FONT_SIZE, "family": MONOSPACE, "color": traces["ink"]}, "showlegend": False,
     }
     n_rows = max(first_row, 1)
     y_axis = {"range": [n_rows - 0.5, -0.5], "fixedrange": True, "showgrid": False, "zeroline": False}
@@ -206,11 +206,12 @@ def chips_figure(groups: Sequence[Chips], *, max_chips: int = MAX_CHIPS, line_co
         "template": "none", "height": 24 + ROW_PX * n_rows, "margin": {"l": 4, "r": 4, "t": 8, "b": 8},
         "font": {"size": FONT_SIZE, "family": FONT_FAMILY, "color": "#1f1f1f"},
         "hoverlabel": {"font": {"size": FONT_SIZE, "family": MONOSPACE}}, "hovermode": "closest",
-        "bargap": 0, "dragmode": False, "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff",
+        "bargap": 0, "dragmode": False, "uniformtext": {"mode": "show", "minsize": 1},
+        "plot_bgcolor": "#ffffff", "paper_bgcolor": "#ffffff",
         "xaxis": {"visible": False, "range": [-0.2, line_columns + 0.2], "fixedrange": True},
         "yaxis": y_axis, "shapes": separators,
     }
-    return figure([bars, labels], **page_layout)
+    return figure([bars], **page_layout)
 
 
 def _add_group(traces: dict[str, list], group: Chips, first_row: int, max_chips: int, line_columns: float) -> int:

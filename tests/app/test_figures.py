@@ -183,11 +183,11 @@ def test_a_metric_change_of_zero_is_grey_and_flat_not_a_green_gain():
 def test_a_token_longer_than_a_row_of_chips_is_shortened_on_its_chip_and_whole_on_hover():
     token = "x" * 70 + "end"
     fig = chips.token_chips(["a", token, "b"], [1, 2, 3])
-    bars, labels = fig["data"]
-    assert labels["text"][1].startswith("xxx") and labels["text"][1].endswith("…")
+    [bars] = fig["data"]  # each chip's label is its bar's text
+    assert bars["text"][1].startswith("xxx") and bars["text"][1].endswith("…")
     assert all(start + width <= chips.LINE_COLUMNS for start, width in zip(bars["base"], bars["x"], strict=True))
     assert token in bars["customdata"][1]  # the hover names the whole token
-    assert [labels["text"][0], labels["text"][2]] == ["a", "b"]
+    assert [bars["text"][0], bars["text"][2]] == ["a", "b"]
     assert chips.fitted("漢" * 40) == "漢" * 27 + "…"  # wide characters count twice
 
 

@@ -89,9 +89,9 @@ def decode(values) -> list:
 
 def chip_rows(figure: dict) -> list[tuple[int, str, int, str]]:
     """(row, shown text, id, fill colour) of every chip, in reading order."""
-    bars, labels = figure["data"]
+    [bars] = figure["data"]  # a bar per chip, its label the bar's text
     ids = [int(re.search(r"ID ([\d,]+)", h).group(1).replace(",", "")) for h in bars["customdata"]]
-    texts = [html.unescape(t) for t in labels["text"]]
+    texts = [html.unescape(t) for t in bars["text"]]
     return list(zip(decode(bars["y"]), texts, ids, bars["marker"]["color"], strict=True))
 
 

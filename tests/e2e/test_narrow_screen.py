@@ -4,7 +4,8 @@ At that size a page keeps some 530 px beside the sidebar. Streamlit cuts a label
 button's text that does not fit its column (an ellipsis, or just hidden), so a value such as the
 vocabulary size or the ◀/▶ of a step button could vanish. Rows of controls and numbers move onto
 a new line instead (`ui.row`); this reads, in Chromium, every piece of text on the page and in the
-sidebar and lists those wider than the box that clips them.
+sidebar and lists those wider than the box that clips them. Token chips are drawn by Plotly, which
+does not cut text: there the check is that every chip's label fits inside its chip.
 """
 
 from __future__ import annotations
@@ -38,6 +39,21 @@ CUT_TEXT = """() => {
   return cut;
 }"""
 
+# A token chip's label wider than its chip: Plotly draws text at its own size whatever the chart's width,
+# so on a narrow chart a label must shrink to its chip rather than run over its neighbours. A chips chart
+# is one whose bars carry their labels; a label is matched to the chip under its middle.
+CHIP_OVERFLOW = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(chart => {
+  const labels = [...chart.querySelectorAll('text.bartext-inside, g.textpoint text')];
+  const chips = [...chart.querySelectorAll('g.point path')].map(p => p.getBoundingClientRect());
+  if (!chart.querySelector('.barlayer g.point') || !labels.length || !chips.length) return [];
+  return labels.flatMap(label => {
+    const r = label.getBoundingClientRect(), x = (r.left + r.right) / 2, y = (r.top + r.bottom) / 2;
+    const chip = chips.find(c => c.left <= x && x <= c.right && c.top <= y && y <= c.bottom);
+    return chip && r.left >= chip.left - 1 && r.right <= chip.right + 1 ? [] :
+      [`${label.textContent} (${Math.round(r.width)} px on a ${chip ? Math.round(chip.width) : 'missing'} px chip)`];
+  });
+})"""
+
 
 @pytest.fixture(scope="module")
 def projector(browser: Browser) -> Iterator[Page]:
@@ -54,6 +70,7 @@ def test_nothing_is_cut_off_at_1024_px_with_the_sidebar_open(projector: Page, se
     projector.wait_for_timeout(1000)  # fonts and lazily drawn widgets settle
     assert projector.locator("[data-testid='stSidebar'][data-collapsed='false']").count() == 1, "the sidebar is open"
     assert projector.evaluate(CUT_TEXT) == []
+    assert projector.evaluate(CHIP_OVERFLOW) == []
 
 
 @pytest.mark.parametrize(("width", "side_by_side"), [(1024, False), (1400, True)])

@@ -21,7 +21,7 @@ def wait_for_rerun(page: Page) -> None:
 def chip_texts(page: Page, chart: int = 0) -> list[str]:
     """The labels Plotly drew on the chips of one chart, in order."""
     plot = page.locator("[data-testid='stPlotlyChart']").nth(chart)
-    return plot.locator("g.textpoint text").all_text_contents()
+    return plot.locator("g.point text.bartext").all_text_contents()
 
 
 def test_chips_and_charts_render_and_markup_stays_text(page, server_url, open_page, assert_no_exception):
