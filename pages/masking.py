@@ -344,34 +344,41 @@ st.markdown(STAGE_NOTES[stage])
 
 enc = encoder_ids(sentence.ids)
 dec = decoder_ids(sentence.ids)
-top_left, top_right = st.columns(2)
-with top_left:
+# Each pair of figures shares a line where both have room and stacks on a narrow screen, their notes below.
+with ui.figures_row():
     view = attention_view("encoder", tuple(enc), layer, head)
     ui.plot(stage_figure(view, stage, token_labels(enc), token_labels(enc), "Encoder: bidirectional mask"),
             key="mask_encoder")
-    st.caption(
-        "Every token may look at every token, before and after it. [CLS] and [SEP] frame the sentence as "
-        "BERT-style encoders read it."
-    )
-with top_right:
     view = attention_view("decoder", tuple(dec), layer, head)
     ui.plot(stage_figure(view, stage, token_labels(dec), token_labels(dec), "Decoder: causal mask"),
             key="mask_decoder")
-    st.caption(
-        "Token t may look at positions 0..t only: the upper triangle, the future, is blocked. [BOS] starts "
-        "the sequence so that the first word has something to be predicted from."
-    )
+st.caption(
+    "**Encoder:** every token may look at every token, before and after it. [CLS] and [SEP] frame the sentence "
+    "as BERT-style encoders read it. **Decoder:** token t may look at positions 0..t only: the upper triangle, "
+    "the future, is blocked. [BOS] starts the sequence so that the first word has something to be predicted from."
+)
 
-bottom_left, bottom_right = st.columns(2)
-with bottom_left:
-    url_state.bind("short", DEFAULT_SHORT, max_chars=limits.TEXT_CHARS.maximum)
+url_state.bind("short", DEFAULT_SHORT, max_chars=limits.TEXT_CHARS.maximum)
+url_state.bind("task", DEFAULT_TASK, options=list(SEQUENCE_TASKS))
+url_state.bind("digits", DEFAULT_DIGITS, max_chars=limits.TEXT_CHARS.maximum)
+i1, i2, i3 = ui.row("stretch", 200, "stretch", vertical_alignment="bottom")
+with i1:
     st.text_input(
         "A second sentence, batched with yours", key="short",
         help="A batch is a rectangle: the shorter sentence is filled up with [PAD] to the length of the longer one.",
     )
-    short = read_sentence(st.session_state["short"], "The second sentence")
+with i2:
+    st.selectbox("Task", list(SEQUENCE_TASKS), key="task",
+                 help="The tiny encoder-decoder was trained on these four digit tasks (spell: 3 -> three).")
+with i3:
+    st.text_input("Digits for the encoder-decoder", key="digits",
+                  help=f"Digits 0 to 9 separated by spaces, {DIGITS.minimum} to {DIGITS.maximum} of them.")
+short = read_sentence(st.session_state["short"], "The second sentence")
+if short is not None:
+    warn_unknown(short, "The second sentence")
+digits = read_digits(st.session_state["digits"])
+with ui.figures_row():
     if short is not None:
-        warn_unknown(short, "The second sentence")
         rows = (tuple(encoder_ids(sentence.ids)), tuple(encoder_ids(short.ids)))
         row = 0 if len(rows[0]) < len(rows[1]) else 1  # the shorter one is the padded one
         width = max(map(len, rows))
@@ -379,32 +386,6 @@ with bottom_left:
         view = attention_view("encoder", (), layer, head, batch=rows, row=row)
         ui.plot(stage_figure(view, stage, token_labels(padded), token_labels(padded),
                              "Padding mask (encoder, batch of two)"), key="mask_padding")
-        n_pad = width - len(rows[row])
-        if n_pad:
-            st.caption(
-                f"The shorter sentence of the batch, filled up with {n_pad} [PAD] token{'s' * (n_pad != 1)}. "
-                "No token may look at [PAD] (blocked columns), so padding changes nothing for the real "
-                "tokens. The [PAD] rows still compute something, but their outputs are thrown away."
-            )
-        else:
-            st.caption("Both sentences have the same length, so nothing is padded: make one of them shorter.")
-        cells = [names(list(r)) + ["[PAD]"] * (width - len(r)) for r in rows]
-        with st.expander("The batch as the encoder receives it"):
-            ui.table({"batch row": ["your sentence", "second sentence"],
-                      **{str(t): [row[t] for row in cells] for t in range(width)}}, width="stretch")
-            st.caption("attention_mask is 1 for a real token and 0 for [PAD]; `padding_mask` turns it into the "
-                       "blocked columns above.")
-with bottom_right:
-    url_state.bind("task", DEFAULT_TASK, options=list(SEQUENCE_TASKS))
-    url_state.bind("digits", DEFAULT_DIGITS, max_chars=limits.TEXT_CHARS.maximum)
-    d1, d2 = ui.row(200, "stretch")
-    with d1:
-        st.selectbox("Task", list(SEQUENCE_TASKS), key="task",
-                     help="The tiny encoder-decoder was trained on these four digit tasks (spell: 3 -> three).")
-    with d2:
-        st.text_input("Digits for the encoder-decoder", key="digits",
-                      help=f"Digits 0 to 9 separated by spaces, {DIGITS.minimum} to {DIGITS.maximum} of them.")
-    digits = read_digits(st.session_state["digits"])
     if digits is not None:
         task = st.session_state["task"]
         src, tgt = seq2seq_pair(task, digits)
@@ -412,13 +393,31 @@ with bottom_right:
         ui.plot(stage_figure(view, stage, token_labels(src, digits_tokenizer()), token_labels(tgt, digits_tokenizer()),
                              "Cross-attention (encoder-decoder)", x_title="Encoder position (key)",
                              y_title="Decoder position (query)"), key="mask_cross")
+if short is not None:
+    n_pad = width - len(rows[row])
+    if n_pad:
         st.caption(
-            "Queries come from the decoder (it is writing the answer), keys from the encoder's output (the "
-            "question). Every decoder position may look at the whole input; only padding would be blocked. "
-            "The causal rule applies to the decoder's own tokens, in its self-attention. In the weights, look "
-            "for the alignment: to write each digit, a head reads the input digit it copies (for reverse, an "
-            "anti-diagonal)."
+            f"**Padding:** the shorter sentence of the batch is filled up with {n_pad} [PAD] "
+            f"token{'s' * (n_pad != 1)}. No token may look at [PAD] (blocked columns), so padding changes nothing "
+            "for the real tokens. The [PAD] rows still compute something, but their outputs are thrown away."
         )
+    else:
+        st.caption("**Padding:** both sentences have the same length, so nothing is padded: make one of them shorter.")
+if digits is not None:
+    st.caption(
+        "**Cross-attention:** queries come from the decoder (it is writing the answer), keys from the encoder's "
+        "output (the question). Every decoder position may look at the whole input; only padding would be "
+        "blocked. The causal rule applies to the decoder's own tokens, in its self-attention. In the weights, "
+        "look for the alignment: to write each digit, a head reads the input digit it copies (for reverse, an "
+        "anti-diagonal)."
+    )
+if short is not None:
+    cells = [names(list(r)) + ["[PAD]"] * (width - len(r)) for r in rows]
+    with st.expander("The batch as the encoder receives it"):
+        ui.table({"batch row": ["your sentence", "second sentence"],
+                  **{str(t): [row[t] for row in cells] for t in range(width)}}, width="stretch")
+        st.caption("attention_mask is 1 for a real token and 0 for [PAD]; `padding_mask` turns it into the "
+                   "blocked columns above.")
 
 # --- the proof by perturbation ---------------------------------------------------------------------
 
@@ -460,19 +459,17 @@ edited_enc[edit] = edited_dec[edit] = word_id  # word position p sits at model p
 marks = {edit: f"{old_word}→{word}"}
 enc_change = perturbation("encoder", tuple(enc), tuple(edited_enc))
 dec_change = perturbation("decoder", tuple(dec), tuple(edited_dec))
-p1, p2 = st.columns(2)
-with p1:
+with ui.figures_row():
     ui.plot(change_figure(enc_change, labels(enc, marks), edit, "Encoder: change of each output"),
             key="change_encoder")
-    moved = int((enc_change.final > 0).sum())
-    st.caption(f"{moved} of {len(enc)} positions changed: every token attends to position {edit}, so the edit "
-               "reaches all of them, before and after it.")
-with p2:
     ui.plot(change_figure(dec_change, labels(dec, marks), edit, "Decoder: change of each output"),
             key="change_decoder")
-    still = int((dec_change.final[:edit] == 0).sum())
-    st.caption(f"Positions 0 to {edit - 1}: change exactly 0 ({still} of {edit} bit-identical). Positions {edit} "
-               f"and later moved: they may look at position {edit}.")
+moved = int((enc_change.final > 0).sum())
+still = int((dec_change.final[:edit] == 0).sum())
+st.caption(f"**Encoder:** {moved} of {len(enc)} positions changed: every token attends to position {edit}, so the "
+           f"edit reaches all of them, before and after it. **Decoder:** positions 0 to {edit - 1} changed by "
+           f"exactly 0 ({still} of {edit} bit-identical); positions {edit} and later moved: they may look at "
+           f"position {edit}.")
 
 with ui.folded("Layer by layer: where the change spreads", key="layers_open") as shown:
     if shown:
@@ -549,11 +546,11 @@ else:
         ui.plot(chips.token_chips(masked_tokens, masked_ids, line_columns=36,
                                   special=[tokenizer().is_special(t) for t in masked_tokens]), key="mlm_chips")
     guesses = fill_ins(tuple(enc), tuple(chosen))
-    for p, column in zip(chosen, st.columns(max(2, len(chosen))), strict=False):
-        words = [names([i])[0] for i, _ in guesses[p]]
-        probs = [prob for _, prob in guesses[p]]
-        truth = sentence.tokens[p - 1]
-        with column:
+    with ui.figures_row():
+        for p in chosen:
+            words = [names([i])[0] for i, _ in guesses[p]]
+            probs = [prob for _, prob in guesses[p]]
+            truth = sentence.tokens[p - 1]
             ui.plot(figures.bar_chart([escape(w) for w in words], probs, f"[MASK] at {p} (was “{escape(truth)}”)",
                                       x_title="probability", y_title="guess", horizontal=True,
                                       highlight=words.index(truth) if truth in words else None,
