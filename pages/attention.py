@@ -160,8 +160,8 @@ if problem is None:
     }  # fmt: skip
     step_figs = step_figures(model_label, cleaned, layer, None if step == "X" else head, step)
     if len(step_figs) == 3:
-        for col, fig, name in zip(st.columns(3), step_figs, ("a", "b", "c"), strict=True):
-            with col:
+        with ui.figures_row():
+            for fig, name in zip(step_figs, ("a", "b", "c"), strict=True):
                 ui.plot(fig, key=f"step_fig_{name}")
         st.markdown(explain[step])
     else:
@@ -195,14 +195,12 @@ with k2:
     st.toggle("Divide by √d_k", key="scale")
 curves, spread_fig, peak_fig = scaling_curves()
 example, low, high, top = example_figure(d_k_demo, scale)
-g1, g2 = st.columns(2)
-with g1:
+with ui.figures_row():
     ui.plot(example, key="dk_example")
-    st.caption(f"{'Scaled' if scale else 'Unscaled'} scores from {low:.1f} to {high:.1f}; the largest weight "
-               f"is {top:.2f}.")
-with g2:
     ui.plot(mark_d_k(peak_fig, curves, d_k_demo, (curves.max_weight, curves.scaled_max_weight)),
             key="dk_saturation")
+st.caption(f"In the bar chart: {'scaled' if scale else 'unscaled'} scores from {low:.1f} to {high:.1f}; the largest "
+           f"weight is {top:.2f}.")
 ui.plot(mark_d_k(spread_fig, curves, d_k_demo, (curves.score_std, curves.scaled_score_std)), key="dk_spread")
 st.caption(f"Averages over 256 random queries with {N_KEYS} keys each. Evenly spread weights would be "
            f"{1 / N_KEYS:.3f} each; a largest weight near 1 means the softmax has saturated.")
@@ -241,11 +239,10 @@ else:
     words = words or positions
     first_query = pronouns[0] if pronouns else words[-1]
     query = url_state.bind("token", default=first_query, options=positions)  # one of this sentence's tokens
-    big, lines = st.columns([3, 2])
-    with big:
+    st.selectbox("Where does this token look?", positions, key="token", format_func=lambda i: f"{i}: {tokens[i]}",
+                 width=300)
+    with ui.figures_row():
         ui.plot(head_figure(model_label, cleaned, hide_special, layer, head), key="head_big")
-    with lines:
-        st.selectbox("Where does this token look?", positions, key="token", format_func=lambda i: f"{i}: {tokens[i]}")
         ui.plot(lines_figure(model_label, cleaned, hide_special, layer, head, positions.index(query)),
                 key="token_lines")
 
