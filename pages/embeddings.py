@@ -88,10 +88,10 @@ else:
         st.info(f"Not in {model_label}'s vocabulary, so looked up as the row of [UNK]: {ui.quoted(unknown)}.",
                 icon=":material/help:")
     lookup, table = lookup_figure(model_label, cleaned)
-    table_col, fig_col = st.columns([1, 3])
-    with table_col:
+    line = ui.figures_row()  # the figure beside the table where it has room, else below it
+    with line.container(width=240):
         ui.table(table, key="lookup_table", width="stretch")
-    with fig_col:
+    with line:
         ui.plot(lookup, key="lookup_rows")
     st.caption("Red is positive, blue negative. The same token always gets the same row, wherever it stands; the "
                "position is added afterwards by the positional encoding.")
@@ -148,8 +148,8 @@ if is_minilm:
 else:
     words_raw, representation = "", ""
     st.markdown(
-        "Every word of the tiny model's vocabulary, coloured by its class in the synthetic corpus. **Left**: the "
-        "same network before training, with its random initial table. **Right**: after training on the corpus. "
+        "Every word of the tiny model's vocabulary, coloured by its class in the synthetic corpus. **Before "
+        "training**: the same network with its random initial table. **After training**: trained on the corpus. "
         "Nothing told the model which words are animals or colours; words used in the same places got similar rows."
     )
     plots = [(False, "Before training (random weights)"), (True, "After training")]  # titles fit half a 1280 screen
@@ -174,15 +174,24 @@ if vocabulary and query_word and query_word not in vocabulary:
 elif vocabulary and not query_word and not word_too_long:
     st.info("Type a word into “Nearest neighbours of” to mark it in the plot and list its closest words.")
 
-for col, (trained, title) in zip(st.columns(len(plots)) if plots else [], plots, strict=True):
-    with col:
-        fig, table, agreement = projection_view(model_label, trained, words_raw, representation, method, dims,
-                                                query_word, title)  # fmt: skip
-        ui.plot(fig, key=f"projection_{'after' if trained else 'before'}")
-        st.metric("Neighbour class agreement", f"{agreement:.0%}",
-                  help="For each word, the share of its 5 nearest neighbours (by cosine) that have its class.")
-        if table is not None:
-            st.markdown(f"**Nearest neighbours of “{ui.markdown_literal(query_word)}”** by cosine similarity")
+# The projections share a line where both have room and stack on a narrow screen; below them, each one's
+# numbers, named by the projection they belong to when there are two.
+views = [(trained, projection_view(model_label, trained, words_raw, representation, method, dims, query_word, title))
+         for trained, title in plots]
+if views:
+    with ui.figures_row():
+        for trained, (fig, _, _) in views:
+            ui.plot(fig, key=f"projection_{'after' if trained else 'before'}")
+    which = {trained: f", {'after' if trained else 'before'} training" if len(views) > 1 else ""
+             for trained, _ in views}  # which projection a number belongs to, once they may stack
+    for cell, (trained, (_, _, agreement)) in zip(ui.row(*["content"] * len(views), gap="large"), views, strict=True):
+        cell.metric(f"Neighbour class agreement{which[trained]}", f"{agreement:.0%}",
+                    help="For each word, the share of its 5 nearest neighbours (by cosine) that have its class.")
+    tables = [(trained, table) for trained, (_, table, _) in views if table is not None]
+    for cell, (trained, table) in zip(ui.row(*["stretch"] * len(tables)), tables, strict=True):
+        with cell:
+            st.markdown(f"**Nearest neighbours of “{ui.markdown_literal(query_word)}”{which[trained]}** by cosine "
+                        "similarity")
             ui.table(table, key=f"neighbours_{'after' if trained else 'before'}", width="stretch",
                      column_config={"cosine": st.column_config.NumberColumn(format="%.3f")})
 st.caption(
@@ -249,12 +258,10 @@ def draw(run: training.LiveRun) -> None:
         loss_fig = training.curve_figure(run, "loss", "Training loss", y_title="cross-entropy", val=False, height=360)
         agreement = class_agreement(vectors, info["classes"])
         info["figures"], info["drawn_at"] = (projection_fig, loss_fig, agreement), time.monotonic()
-    a, b = st.columns([3, 2])
-    with a:
+    with ui.figures_row():
         ui.plot(projection_fig, key="live_projection")
-    with b:
         ui.plot(loss_fig, key="live_loss")
-        st.metric("Neighbour class agreement", f"{agreement:.0%}")
+    st.metric("Neighbour class agreement", f"{agreement:.0%}")
 
 
 training.live_training("embedding", start, draw, steps=TRAIN_STEPS, max_seconds=TRAIN_SECONDS,
