@@ -19,7 +19,7 @@ def test_masking_page_draws_all_its_figures(page, server_url, open_page, assert_
     # shifted targets; the two layer-by-layer heatmaps are built when their expander opens
     expect(page.locator(CHARTS)).to_have_count(9, timeout=LOAD_MS)
     expect(page.locator(CHARTS).nth(1)).to_contain_text("Decoder: causal mask")
-    expect(page.locator("[data-testid='stMain']")).to_contain_text("change exactly 0")
+    expect(page.locator("[data-testid='stMain']")).to_contain_text("changed by exactly 0")
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
     assert_no_exception(page)
 

@@ -5,7 +5,8 @@ button's text that does not fit its column (an ellipsis, or just hidden), so a v
 vocabulary size or the ◀/▶ of a step button could vanish. Rows of controls and numbers move onto
 a new line instead (`ui.row`); this reads, in Chromium, every piece of text on the page and in the
 sidebar and lists those wider than the box that clips them. Token chips are drawn by Plotly, which
-does not cut text: there the check is that every chip's label fits inside its chip.
+does not cut text: there the check is that every chip's label fits inside its chip. And no chart's
+title runs past its chart: figures side by side stack where each would be too narrow (`ui.figures_row`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,16 @@ CHIP_OVERFLOW = """() => [...document.querySelectorAll('.js-plotly-plot')].flatM
   });
 })"""
 
+# A chart's title or axis title that runs past the edge of its chart, where the browser cuts it: the sign of
+# a chart squeezed into a column too narrow for it.
+CUT_TITLES = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(chart => {
+  const box = chart.querySelector('svg.main-svg').getBoundingClientRect();
+  return [...chart.querySelectorAll('.gtitle, .g-xtitle text, .g-ytitle text')].filter(t => {
+    const r = t.getBoundingClientRect();
+    return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1);
+  }).map(t => `${t.textContent} (${Math.round(t.getBoundingClientRect().width)} px in ${Math.round(box.width)})`);
+})"""
+
 
 @pytest.fixture(scope="module")
 def projector(browser: Browser) -> Iterator[Page]:
@@ -65,12 +76,15 @@ def projector(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.mark.parametrize("url_path", STATES, ids=[p or "home" for p in STATES])
-def test_nothing_is_cut_off_at_1024_px_with_the_sidebar_open(projector: Page, server_url, open_page, url_path) -> None:
+def test_nothing_is_cut_off_at_1024_px_with_the_sidebar_open(projector: Page, server_url, open_page,
+                                                             assert_no_exception, url_path) -> None:
     open_page(projector, f"{server_url}/{url_path}")
     projector.wait_for_timeout(1000)  # fonts and lazily drawn widgets settle
     assert projector.locator("[data-testid='stSidebar'][data-collapsed='false']").count() == 1, "the sidebar is open"
     assert projector.evaluate(CUT_TEXT) == []
     assert projector.evaluate(CHIP_OVERFLOW) == []
+    assert projector.evaluate(CUT_TITLES) == []
+    assert_no_exception(projector)
 
 
 @pytest.mark.parametrize(("width", "side_by_side"), [(1024, False), (1400, True)])
