@@ -302,12 +302,12 @@ if n_unknown:
                "tokenizers split an unknown word into known pieces instead; a character the corpus never "
                "contained (an emoji, a rare symbol) stays unknown even for them.", icon=":material/help:")
 
-t1, t2 = st.columns([3, 2], gap="large")
-with t1:
+line = ui.figures_row()  # the notes beside the table where both have room, else below it
+with line:
     ui.table(token_table(encoding, text), key="tok_table", height=280,
-                 column_config={"#": st.column_config.NumberColumn(width="small"),
-                                "ID": st.column_config.NumberColumn(format="%d")})
-with t2:
+             column_config={"#": st.column_config.NumberColumn(width="small"),
+                            "ID": st.column_config.NumberColumn(format="%d")})
+with line.container(width=340):
     st.markdown("**What the model receives** is only the list of IDs:")
     st.code(str(encoding.ids[:300])[1:-1] + (" …" if len(encoding) > 300 else ""), language=None,
             wrap_lines=True)
