@@ -165,10 +165,10 @@ if problem is None:
                 ui.plot(fig, key=f"step_fig_{name}")
         st.markdown(explain[step])
     else:
-        fig_col, text_col = st.columns([3, 1])
-        with fig_col:
+        line = ui.figures_row()  # the note beside the figure where both have room, else below it
+        with line:
             ui.plot(step_figs[0], key="step_fig_a")
-        with text_col:
+        with line.container(width=280):
             st.markdown(explain[step])
             if step == "weights × V":
                 st.success(

@@ -441,7 +441,7 @@ if edit > n_words:
 vocabulary = replacement_words()
 old_word = sentence.tokens[edit - 1]
 word = url_state.bind("word", swap_for(old_word, vocabulary), options=vocabulary)
-e1, e2 = st.columns(2)
+e1, e2 = ui.row("stretch", "stretch")
 with e1:
     st.selectbox(
         "Position to change", list(range(1, n_words + 1)), key="edit", on_change=edit_changed,
@@ -530,8 +530,8 @@ if valid != list(blanks):
                f"{', '.join(map(str, valid))} instead.")
     st.session_state["blank"] = valid
     url_state.bind("blank", [default_blank(sentence.tokens)])
-m1, m2 = st.columns([2, 3])
-with m1:
+line = ui.figures_row()  # the chips beside the choice where both have room, else below it
+with line.container(width=300):
     st.multiselect(
         "Words to hide", list(range(1, n_words + 1)), key="blank", max_selections=MAX_BLANKS,
         format_func=lambda p: f"{p}: {sentence.tokens[p - 1]}",
@@ -542,7 +542,7 @@ if not chosen:
 else:
     masked_ids = [tokenizer().mask_id if t in chosen else i for t, i in enumerate(enc)]
     masked_tokens = names(masked_ids)
-    with m2:
+    with line:
         ui.plot(chips.token_chips(masked_tokens, masked_ids, line_columns=36,
                                   special=[tokenizer().is_special(t) for t in masked_tokens]), key="mlm_chips")
     guesses = fill_ins(tuple(enc), tuple(chosen))

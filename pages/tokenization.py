@@ -362,14 +362,12 @@ else:
         st.session_state["merge"] = n_merges  # "all merges" follows the vocabulary; too far is clamped
     st.session_state["_tok_merge_max"] = n_merges
     url_state.bind("merge", default=n_merges, min_value=0, max_value=n_merges)
-    b1, b2, b3 = st.columns([1.4, 7, 1.4], vertical_alignment="bottom")
+    b1, b2, b3 = ui.row("content", "stretch", "content", vertical_alignment="bottom")
     step_merge = ui.stepper("merge", range(n_merges + 1))
-    b1.button("◀ −1", key="merge_back", on_click=step_merge, args=(-1,), width="stretch",
-              help="Undo the last merge")
+    b1.button("◀ −1", key="merge_back", on_click=step_merge, args=(-1,), help="Undo the last merge")
     with b2:
         k = st.slider("Merges applied (k)", 0, n_merges, key="merge")
-    b3.button("+1 ▶", key="merge_next", on_click=step_merge, args=(1,), width="stretch",
-              help="Apply the next merge")
+    b3.button("+1 ▶", key="merge_next", on_click=step_merge, args=(1,), help="Apply the next merge")
 
     replay = replay_bpe(bpe, text, k, merges)
     newest = "".join(merges[k - 1]) if k > 0 else None
