@@ -47,8 +47,8 @@ def row(*widths: int | str, gap: str = "medium", vertical_alignment: str = "top"
     """Containers side by side, as `st.columns` gives, that move onto a new line instead of squeezing their
     content when the page is narrow: a 1024 px projector with the sidebar open leaves some 530 px, where
     columns cut labels, numbers and buttons. Each width is "stretch" (an equal share of the line), "content"
-    or pixels. A container takes its narrowest width from text it cannot break, not from a figure inside it:
-    for figures, see `figures_row`."""
+    or pixels. Streamlit lets a container shrink to 8rem whatever it holds, so a figure inside one would be
+    squeezed rather than moved: for figures, see `figures_row`."""
     line = st.container(horizontal=True, gap=gap, vertical_alignment=vertical_alignment)
     return [line.container(width=width) for width in widths]
 
@@ -57,7 +57,11 @@ def figures_row() -> DeltaGenerator:
     """A line for figures drawn straight into it (`with ui.figures_row(): plot(a); plot(b)`). Streamlit keeps a
     chart at least 14rem wide, so with the large gap between them two charts share the line down to a page
     of about 580 px and go one below the other on a narrower one (a 1024 px projector with the sidebar open),
-    where side by side each would be some 250 px wide."""
+    where side by side each would be some 250 px wide.
+
+    A figure's note or table beside it goes into a fixed-width container of the line
+    (`line.container(width=280)`), which moves below the figure when both do not fit. The notes of a pair of
+    figures follow the line, each led by its figure's name, since the figures may stack."""
     return st.container(horizontal=True, gap="large")
 
 
