@@ -89,12 +89,9 @@ class MiniLM:
 
     def _pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         T = min(MAX_TOKENS, max(map(len, rows)))
-        ids = torch.zeros(len(rows), T, dtype=torch.long)
-        mask = torch.zeros(len(rows), T, dtype=torch.long)
-        for row, token_ids in enumerate(rows):
-            n = min(T, len(token_ids))  # [CLS] ... [SEP]
-            ids[row, :n] = torch.tensor(token_ids[:n])
-            mask[row, :n] = 1
+        rows = [token_ids[:T] for token_ids in rows]  # [CLS] ... [SEP], cut at T
+        ids = torch.tensor([r + [0] * (T - len(r)) for r in rows])  # one tensor, not one copy per row
+        mask = torch.tensor([[1] * len(r) + [0] * (T - len(r)) for r in rows])
         return ids.to(self.model.device), mask.to(self.model.device)
 
     def sentence_embedding(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
