@@ -28,6 +28,8 @@ from pages.common.attention_cached import (
 
 DEFAULT_TEXT = "the cat is hungry , so it eats the fish ."
 STEPS = ("X", "W_q, W_k, W_v", "Q, K, V", "QK^T", "÷ √d_k", "softmax", "weights × V")
+STEP_FIGURE_PX = 720  # a 12 × 12 matrix of two-decimal numbers, each inside its cell
+STEP_TRIO_PX = 320  # W_q, W_k, W_v (or Q, K, V) alike in size, three to a line on a wide screen
 
 
 def select_head_from_grid() -> None:
@@ -160,14 +162,16 @@ if problem is None:
     }  # fmt: skip
     step_figs = step_figures(model_label, cleaned, layer, None if step == "X" else head, step)
     if len(step_figs) == 3:
-        with ui.figures_row():
+        with ui.figures_row():  # one width for the three, on one line or on several
             for fig, name in zip(step_figs, ("a", "b", "c"), strict=True):
-                ui.plot(fig, key=f"step_fig_{name}")
+                ui.plot(fig, key=f"step_fig_{name}", width=STEP_TRIO_PX)
         st.markdown(explain[step])
     else:
-        line = ui.figures_row()  # the note beside the figure where both have room, else below it
+        # The note beside the figure where both have room, else below it. The figure keeps the width that
+        # its cells' numbers need (less only on a page narrower than that) rather than share a line with it.
+        line = ui.figures_row()
         with line:
-            ui.plot(step_figs[0], key="step_fig_a")
+            ui.plot(step_figs[0], key="step_fig_a", width=STEP_FIGURE_PX)
         with line.container(width=280):
             st.markdown(explain[step])
             if step == "weights × V":

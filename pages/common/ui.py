@@ -136,12 +136,13 @@ def change(difference: int, unit: str) -> dict[str, str]:
     return {"delta": f"{difference:+d} {unit}"}
 
 
-def plot(fig: Figure, *, key: str, **options: object) -> None:
-    """Show a figure across the full width, in the shared figure style (not Streamlit's chart theme).
+def plot(fig: Figure, *, key: str, width: int | str = "stretch", **options: object) -> None:
+    """Show a figure across the full width, or `width` pixels of it at most, in the shared figure style (not
+    Streamlit's chart theme).
 
     `options` go to `st.plotly_chart` (`on_select`, `selection_mode`).
     """
-    st.plotly_chart(_Finished(fig), key=key, width="stretch", theme=None, config=PLOTLY_CONFIG, **options)
+    st.plotly_chart(_Finished(fig), key=key, width=width, theme=None, config=PLOTLY_CONFIG, **options)
 
 
 class _Finished(go.Figure):
