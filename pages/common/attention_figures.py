@@ -170,18 +170,18 @@ def multi_head_shapes(n_head: int, T: int, d_k: int, C: int, *, title: str) -> F
     for head in range(n_head):
         boxes.append((x, d_k, T, OKABE_ITO[head % 8], f"head {head}: {T} × {d_k}"))
         x += d_k + gap
-    stages = [(0.0, x - gap, T, f"{n_head} heads, each {T} × {d_k}")]
+    stages = [(0.0, x - gap, T, f"{n_head} heads<br>each {T} × {d_k}")]
     x += space - gap
     concat_x = x
     for head in range(n_head):
         boxes.append((x + head * d_k, d_k, T, OKABE_ITO[head % 8], f"concat: head {head}'s {d_k} columns"))
-    stages.append((concat_x, n_head * d_k, T, f"concat: {T} × {n_head * d_k}"))
+    stages.append((concat_x, n_head * d_k, T, f"concat<br>{T} × {n_head * d_k}"))
     x += n_head * d_k + space
     boxes.append((x, C, n_head * d_k, "#c8c8c8", f"W_o: {n_head * d_k} × {C}"))
-    stages.append((x, C, n_head * d_k, f"× W_o: {n_head * d_k} × {C}"))
+    stages.append((x, C, n_head * d_k, f"× W_o<br>{n_head * d_k} × {C}"))
     x += C + space
     boxes.append((x, C, T, OKABE_ITO[0], f"output: {T} × {C}"))
-    stages.append((x, C, T, f"= output: {T} × {C}"))
+    stages.append((x, C, T, f"= output<br>{T} × {C}"))
     right = x + C
     tallest = max(T, n_head * d_k)
 
@@ -190,6 +190,7 @@ def multi_head_shapes(n_head: int, T: int, d_k: int, C: int, *, title: str) -> F
          "line": {"color": "#333333", "width": 1}}
         for x0, w, h, colour, _ in boxes
     ]  # fmt: skip
+    # Each stage's name above its size, on two short lines: one line was wider than its boxes on a narrow chart.
     annotations = [
         {"x": x0 + w / 2, "y": 0, "yshift": 6, "text": text, "showarrow": False, "yanchor": "bottom",
          "font": {"size": FONT_SIZE}}
