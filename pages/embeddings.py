@@ -152,7 +152,7 @@ else:
         "training**: the same network with its random initial table. **After training**: trained on the corpus. "
         "Nothing told the model which words are animals or colours; words used in the same places got similar rows."
     )
-    plots = [(False, "Before training (random weights)"), (True, "After training")]  # titles fit half a 1280 screen
+    plots = [(False, "Before training"), (True, "After training")]  # with ": t-SNE", within half a 1280 screen
     problem = None
 
 vocabulary: list[str] = []
@@ -183,10 +183,15 @@ if views:
         for trained, (fig, _, _) in views:
             ui.plot(fig, key=f"projection_{'after' if trained else 'before'}")
     which = {trained: f", {'after' if trained else 'before'} training" if len(views) > 1 else ""
-             for trained, _ in views}  # which projection a number belongs to, once they may stack
-    for cell, (trained, (_, _, agreement)) in zip(ui.row(*["content"] * len(views), gap="large"), views, strict=True):
-        cell.metric(f"Neighbour class agreement{which[trained]}", f"{agreement:.0%}",
-                    help="For each word, the share of its 5 nearest neighbours (by cosine) that have its class.")
+             for trained, _ in views}  # which projection a table belongs to, once they may stack
+    agreement = {trained: share for trained, (_, _, share) in views}
+    help_text = "For each word, the share of its 5 nearest neighbours (by cosine) that have its class."
+    if len(views) > 1:  # one number for the pair: what training changed
+        gain = round(100 * agreement[True]) - round(100 * agreement[False])
+        st.metric("Neighbour class agreement after training", f"{agreement[True]:.0%}", help=help_text,
+                  **ui.change(gain, f"points from {agreement[False]:.0%} before training"))
+    else:
+        st.metric("Neighbour class agreement", f"{agreement[True]:.0%}", help=help_text)
     tables = [(trained, table) for trained, (_, table, _) in views if table is not None]
     for cell, (trained, table) in zip(ui.row(*["stretch"] * len(tables)), tables, strict=True):
         with cell:
@@ -253,7 +258,7 @@ def draw(run: training.LiveRun) -> None:
         axis = ("dimension 1", "dimension 2", "") if info["dim"] == 2 else ("component 1", "component 2", "")
         # Figures, not dicts: this session's own objects, drawn again without re-validation between rebuilds.
         projection_fig = ef.projection(project(vectors, "PCA", 2), info["words"], info["classes"],
-                                       f"Your {info['dim']}-dimensional embedding at step {run.step}",
+                                       f"{info['dim']}-dimensional embedding, step {run.step}",
                                        axis_names=axis, height=560)  # fmt: skip
         loss_fig = training.curve_figure(run, "loss", "Training loss", y_title="cross-entropy", val=False, height=360)
         agreement = class_agreement(vectors, info["classes"])

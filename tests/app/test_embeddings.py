@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -117,9 +118,19 @@ def test_the_tiny_decoder_looks_up_its_own_rows(at, decoder):
     assert any(box.proto.title == "Takeaway" for box in at.success)
 
 
+def agreements(at: AppTest) -> tuple[float, float]:
+    """Neighbour class agreement before and after training, as the page's one metric shows them: the value
+    after training, and the change from the value before."""
+    [metric] = [m for m in at.metric if m.label == "Neighbour class agreement after training"]
+    after = int(metric.value.rstrip("%"))
+    gain, before = re.fullmatch(r"\+(\d+) points from (\d+)% before training", metric.proto.delta).groups()
+    assert int(gain) == after - int(before)  # the change is the difference of the two
+    return int(before) / 100, after / 100
+
+
 def test_training_puts_words_of_a_class_together(at, decoder):
     at = use(at, "tiny decoder", word="cat")
-    before, after = (float(m.value.rstrip("%")) / 100 for m in at.metric[:2])
+    before, after = agreements(at)
     assert after > before + 0.3, (before, after)
     model, tokenizer = decoder
     shown = points(chart(at, "projection_after"))
@@ -318,6 +329,6 @@ def test_a_deep_link_opens_the_exact_view(app_page):
     assert at.segmented_control(key="dim").value == 32
     assert at.multiselect(key="pick").value == ["red", "blue", "cat"]
     assert chart(at, "projection_after")["layout"]["title"]["text"] == "After training: t-SNE"
-    before, after = (float(m.value.rstrip("%")) / 100 for m in at.metric[:2])
+    before, after = agreements(at)
     assert after > before + 0.3  # the encoder's table is organised by class too
     assert [word_class(w) for w in at.dataframe[-1].value["word"][:3]] == ["color"] * 3
