@@ -304,7 +304,7 @@ if n_unknown:
 
 line = ui.figures_row()  # the notes beside the table where both have room, else below it
 with line:
-    ui.table(token_table(encoding, text), key="tok_table", height=280,
+    ui.table(token_table(encoding, text), key="tok_table", height=420,
              column_config={"#": st.column_config.NumberColumn(width="small"),
                             "ID": st.column_config.NumberColumn(format="%d")})
 with line.container(width=340):
