@@ -87,6 +87,26 @@ def test_nothing_is_cut_off_at_1024_px_with_the_sidebar_open(projector: Page, se
     assert_no_exception(projector)
 
 
+# At 1280 px two figures share a line at some 360 px each, and a single step of the attention walk-through
+# keeps its own width beside its note: titles written for one width must fit that one too.
+WIDE_STATES = [*BUILT, "embeddings?method=t-SNE", "attention?step=QK%5ET", "attention?step=Q%2C+K%2C+V"]
+
+
+@pytest.mark.parametrize("url_path", WIDE_STATES, ids=[p or "home" for p in WIDE_STATES])
+def test_no_chart_title_is_cut_at_1280_px(browser: Browser, server_url, open_page, assert_no_exception,
+                                          url_path) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(120_000)
+        open_page(tab, f"{server_url}/{url_path}")
+        tab.wait_for_timeout(1000)
+        assert tab.evaluate(CUT_TITLES) == []
+        assert_no_exception(tab)
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize(("width", "side_by_side"), [(1024, False), (1400, True)])
 def test_the_home_charts_share_a_line_only_where_each_has_room(browser: Browser, server_url, open_page, width,
                                                                side_by_side) -> None:
