@@ -34,6 +34,7 @@ DEFAULT_DIGITS = "3 1 4 1 5"
 DEFAULT_TASK = "reverse"
 DIGITS = limits.SEQ2SEQ_DIGITS
 MIN_WORDS = 2  # with one token there is nothing a mask could hide
+GUESS_CHART_PX = 340  # an encoder's guesses for one hidden word: two to a line at 1280 px, three at 1920
 TOKEN_BOUND = limits.SENTENCE_TOKENS  # special tokens included
 MAX_BLANKS = 3  # [MASK]ed positions at once
 STAGES = {"mask": "1 Mask", "scores": "2 Scores", "masked": "3 Masked scores", "weights": "4 Weights"}
@@ -546,7 +547,7 @@ else:
         ui.plot(chips.token_chips(masked_tokens, masked_ids, line_columns=36,
                                   special=[tokenizer().is_special(t) for t in masked_tokens]), key="mlm_chips")
     guesses = fill_ins(tuple(enc), tuple(chosen))
-    with ui.figures_row():
+    with ui.figures_row():  # one width for every guess chart, however many share a line
         for p in chosen:
             words = [names([i])[0] for i, _ in guesses[p]]
             probs = [prob for _, prob in guesses[p]]
@@ -554,7 +555,7 @@ else:
             ui.plot(figures.bar_chart([escape(w) for w in words], probs, f"[MASK] at {p} (was “{escape(truth)}”)",
                                       x_title="probability", y_title="guess", horizontal=True,
                                       highlight=words.index(truth) if truth in words else None,
-                                      height=80 + 50 * len(words)), key=f"mlm_{p}")
+                                      height=80 + 50 * len(words)), key=f"mlm_{p}", width=GUESS_CHART_PX)
 
 st.subheader("Decoder: the next token, everywhere at once")
 st.markdown(
