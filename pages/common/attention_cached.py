@@ -71,7 +71,7 @@ def token_labels(label: str, text: str) -> list[str]:
 
 
 def _matrix(z, rows, cols, title, *, x_title, y_title, value_name="value", diverging=True, clip=False,
-            abreast=1) -> dict:
+            abreast=1, cell_decimals=2) -> dict:
     """One labelled heatmap as a dict. `clip` saturates the colours at the 99th percentile of |z|: a few
     huge dimensions (MiniLM has some) would otherwise wash every other cell out to white. `abreast` figures
     share the page's width: each has that many times fewer pixels for its columns, ticks and gaps."""
@@ -81,7 +81,7 @@ def _matrix(z, rows, cols, title, *, x_title, y_title, value_name="value", diver
         zmax = float(max(np.percentile(finite, 99), 1e-6)) if finite.size else 1.0
         zmin = -zmax
     fig = figures.heatmap(z, cols, rows, title, x_title=x_title, y_title=y_title, value_name=value_name,
-                          diverging=diverging, zmin=zmin, zmax=zmax, cell_decimals=2)  # 3 overlap at 1280 px
+                          diverging=diverging, zmin=zmin, zmax=zmax, cell_decimals=cell_decimals)
     af.sparse_ticks(fig, "x", len(cols), limit=af.DENSE_AXIS // abreast, nticks=af.SPARSE_TICKS // abreast)
     af.sparse_ticks(fig, "y", len(rows))
     return fig
@@ -95,6 +95,8 @@ def step_figures(label: str, text: str, layer: int, head: int | None, step: str)
     labels = token_labels(label, text)
     T, C, d_k = s.X.shape[0], s.X.shape[1], s.d_k
     dims, head_dims = [str(i) for i in range(C)], [str(i) for i in range(d_k)]
+    # Scores to one decimal ("−2.6"), weights to two ("0.25"): four characters, which fit a cell of a 12 × 12
+    # matrix even on a 1024 px screen; the hover gives three.
     pair = {"x_title": "key (attended to)", "y_title": "query (attending)"}
     if step == "X":
         return [_matrix(s.X, labels, dims, f"X: the input of layer {layer} ({T} × {C})",
@@ -108,9 +110,11 @@ def step_figures(label: str, text: str, layer: int, head: int | None, step: str)
         return [_matrix(M, labels, head_dims, f"{name} = X W_{name.lower()} ({T} × {d_k})",
                         x_title="head dimension", y_title="token", clip=True, abreast=3) for name, M in qkv]
     if step == "QK^T":
-        return [_matrix(s.scores, labels, labels, f"Scores QK^T ({T} × {T})", value_name="q·k", **pair)]
+        return [_matrix(s.scores, labels, labels, f"Scores QK^T ({T} × {T})", value_name="q·k", cell_decimals=1,
+                        **pair)]
     if step == "÷ √d_k":
-        return [_matrix(s.masked, labels, labels, f"Scaled scores QK^T / √{d_k}", value_name="score", **pair)]
+        return [_matrix(s.masked, labels, labels, f"Scaled scores QK^T / √{d_k}", value_name="score", cell_decimals=1,
+                        **pair)]
     if step == "softmax":
         return [_matrix(s.weights, labels, labels, "Weights: softmax of each row", value_name="weight",
                         diverging=False, **pair)]
