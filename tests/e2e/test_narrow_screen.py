@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 BUILT = ["", *(lesson.url_path for lesson in course.LESSONS if lesson.is_built())]
 # Widgets that only some states draw: the corpus upload, MiniLM's word list, the later fine-tuning sections.
 STATES = [*BUILT, "tokenization?corpus=own", "embeddings?model=MiniLM", "fine_tuning?section=instruct",
-          "fine_tuning?section=preference"]
+          "fine_tuning?section=preference", "attention?step=QK%5ET", "attention?step=softmax"]
 
 # Text whose box clips it and is narrower than the text. Boxes of width 0 or 1 are screen-reader
 # copies that are hidden on purpose (KaTeX's MathML).
@@ -65,6 +65,22 @@ CUT_TITLES = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(
   }).map(t => `${t.textContent} (${Math.round(t.getBoundingClientRect().width)} px in ${Math.round(box.width)})`);
 })"""
 
+# Numbers printed in a heatmap's cells that run into their neighbours on the same row: Plotly prints them at
+# their own size whatever the cells' width.
+CELL_TEXT_OVERLAP = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(chart => {
+  const rows = new Map();
+  for (const t of chart.querySelectorAll('.heatmaplayer text')) {
+    const r = t.getBoundingClientRect();
+    if (!t.textContent.trim() || r.width === 0) continue;
+    const y = Math.round((r.top + r.bottom) / 4);  // one key per row, give or take 2 px
+    rows.set(y, [...(rows.get(y) || []), [r.left, r.right, t.textContent]]);
+  }
+  return [...rows.values()].flatMap(row => {
+    row.sort((a, b) => a[0] - b[0]);
+    return row.slice(1).flatMap((cell, i) => cell[0] < row[i][1] ? [`${row[i][2]}${cell[2]}`] : []);
+  });
+})"""
+
 
 @pytest.fixture(scope="module")
 def projector(browser: Browser) -> Iterator[Page]:
@@ -84,6 +100,7 @@ def test_nothing_is_cut_off_at_1024_px_with_the_sidebar_open(projector: Page, se
     assert projector.evaluate(CUT_TEXT) == []
     assert projector.evaluate(CHIP_OVERFLOW) == []
     assert projector.evaluate(CUT_TITLES) == []
+    assert projector.evaluate(CELL_TEXT_OVERLAP) == []
     assert_no_exception(projector)
 
 
