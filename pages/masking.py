@@ -404,6 +404,12 @@ if short is not None:
         )
     else:
         st.caption("**Padding:** both sentences have the same length, so nothing is padded: make one of them shorter.")
+    cells = [names(list(r)) + ["[PAD]"] * (width - len(r)) for r in rows]
+    with st.expander("The batch as the encoder receives it"):
+        ui.table({"batch row": ["your sentence", "second sentence"],
+                  **{str(t): [row[t] for row in cells] for t in range(width)}}, width="stretch")
+        st.caption("attention_mask is 1 for a real token and 0 for [PAD]; `padding_mask` turns it into the "
+                   "blocked columns above.")
 if digits is not None:
     st.caption(
         "**Cross-attention:** queries come from the decoder (it is writing the answer), keys from the encoder's "
@@ -412,13 +418,6 @@ if digits is not None:
         "look for the alignment: to write each digit, a head reads the input digit it copies (for reverse, an "
         "anti-diagonal)."
     )
-if short is not None:
-    cells = [names(list(r)) + ["[PAD]"] * (width - len(r)) for r in rows]
-    with st.expander("The batch as the encoder receives it"):
-        ui.table({"batch row": ["your sentence", "second sentence"],
-                  **{str(t): [row[t] for row in cells] for t in range(width)}}, width="stretch")
-        st.caption("attention_mask is 1 for a real token and 0 for [PAD]; `padding_mask` turns it into the "
-                   "blocked columns above.")
 
 # --- the proof by perturbation ---------------------------------------------------------------------
 
