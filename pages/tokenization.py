@@ -330,8 +330,13 @@ ui.table(
       "[UNK] tokens": sum(i == tokenizers[k].unk_id for i in e.ids)}
      for k, e in encodings.items()],
     key="tok_compare",
-    column_config={"vocabulary size": st.column_config.NumberColumn(format="localized"),
-                   "characters per token": st.column_config.NumberColumn(format="%.2f")},
+    column_config={  # short headers, so that the table fits a 1024 px projector with the sidebar open
+        "vocabulary size": st.column_config.NumberColumn("vocabulary", format="localized",
+                                                         help="How many different tokens the tokenizer knows"),
+        "characters per token": st.column_config.NumberColumn("chars / token", format="%.2f",
+                                                              help="Characters of the text per token"),
+        "[UNK] tokens": st.column_config.NumberColumn("[UNK]", help="Tokens the tokenizer could not spell"),
+    },
 )  # fmt: skip
 draw_chips(
     [chips_of(e, tokenizers[k], text, label=f"{TOKENIZERS[k]}\n{len(e):,} tokens") for k, e in encodings.items()],

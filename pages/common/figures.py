@@ -42,6 +42,9 @@ Figure = dict  # {"data": [trace dict, ...], "layout": {...}}: what Plotly draws
 # The app's own look, as a Plotly template that every figure names: one dict, never copied.
 _AXIS = {
     "gridcolor": "#E5E8EE", "linecolor": "#C8CDD6", "zerolinecolor": "#C8CDD6", "automargin": True,
+    # Plotly hides a tick label that would reach past the chart's edge (the last of a row of slanted token
+    # labels): drawn instead, the margin grows to hold it.
+    "ticklabeloverflow": "allow",
     "tickfont": {"size": FONT_SIZE - 2, "color": TEXT_COLOR}, "title": {"font": {"size": FONT_SIZE}},
 }
 TEMPLATE = {

@@ -6,7 +6,9 @@ vocabulary size or the ◀/▶ of a step button could vanish. Rows of controls a
 a new line instead (`ui.row`); this reads, in Chromium, every piece of text on the page and in the
 sidebar and lists those wider than the box that clips them. Token chips are drawn by Plotly, which
 does not cut text: there the check is that every chip's label fits inside its chip. And no chart's
-title runs past its chart: figures side by side stack where each would be too narrow (`ui.figures_row`).
+title runs past its chart (figures side by side stack where each would be too narrow, `ui.figures_row`), and
+no tick label is hidden or cut at a chart's edge. Tables fit without a sideways scroll, but for two of
+sentences.
 """
 
 from __future__ import annotations
@@ -65,6 +67,27 @@ CUT_TITLES = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(
   }).map(t => `${t.textContent} (${Math.round(t.getBoundingClientRect().width)} px in ${Math.round(box.width)})`);
 })"""
 
+# A tick label that Plotly hid (it would reach past the chart's edge: the last of a row of slanted token
+# labels) or that the chart's edge cuts: one of the positions goes unnamed.
+HIDDEN_TICKS = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(chart => {
+  const box = chart.querySelector('svg.main-svg').getBoundingClientRect();
+  return [...chart.querySelectorAll('g.xtick text, g.ytick text')].filter(t => {
+    const r = t.getBoundingClientRect();
+    return t.textContent.trim() && (getComputedStyle(t).display === 'none' || r.left < box.left - 1 ||
+                                    r.right > box.right + 1);
+  }).map(t => t.textContent);
+})"""
+
+# A table wider than its box, read by scrolling sideways: a column of numbers could go unseen. Each is named by
+# its column headers. Two tables of sentences are wider than a projector's page and scroll on purpose (named by
+# a column of theirs); every other fits.
+WIDE_TABLES = ("position t sees", "preferred")
+TABLES_TOO_WIDE = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')].flatMap(table => {
+  const scroller = table.querySelector('.dvn-scroller');
+  const headers = [...table.querySelectorAll('[role="columnheader"]')].map(h => h.textContent);
+  return scroller && scroller.scrollWidth > scroller.clientWidth + 1 ? [headers] : [];
+})"""
+
 # Numbers printed in a heatmap's cells that run into their neighbours on the same row: Plotly prints them at
 # their own size whatever the cells' width.
 CELL_TEXT_OVERLAP = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(chart => {
@@ -100,6 +123,8 @@ def test_nothing_is_cut_off_at_1024_px_with_the_sidebar_open(projector: Page, se
     assert projector.evaluate(CUT_TEXT) == []
     assert projector.evaluate(CHIP_OVERFLOW) == []
     assert projector.evaluate(CUT_TITLES) == []
+    assert projector.evaluate(HIDDEN_TICKS) == []
+    assert [h for h in projector.evaluate(TABLES_TOO_WIDE) if not set(h) & set(WIDE_TABLES)] == []
     assert projector.evaluate(CELL_TEXT_OVERLAP) == []
     assert_no_exception(projector)
 
@@ -119,6 +144,7 @@ def test_no_chart_title_is_cut_at_1280_px(browser: Browser, server_url, open_pag
         open_page(tab, f"{server_url}/{url_path}")
         tab.wait_for_timeout(1000)
         assert tab.evaluate(CUT_TITLES) == []
+        assert tab.evaluate(HIDDEN_TICKS) == []
         assert_no_exception(tab)
     finally:
         context.close()
