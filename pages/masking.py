@@ -533,7 +533,7 @@ if valid != list(blanks):
 line = ui.figures_row()  # the chips beside the choice where both have room, else below it
 with line.container(width=300):
     st.multiselect(
-        "Words to hide", list(range(1, n_words + 1)), key="blank", max_selections=MAX_BLANKS,
+        f"Words to hide (up to {MAX_BLANKS})", list(range(1, n_words + 1)), key="blank", max_selections=MAX_BLANKS,
         format_func=lambda p: f"{p}: {sentence.tokens[p - 1]}",
     )
 chosen = sorted(st.session_state["blank"])
