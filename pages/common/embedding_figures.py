@@ -88,7 +88,7 @@ def projection(
     ringed = [index[w] for w in neighbours if w in index]
     if ringed:
         traces.append({
-            "type": kind, **at(ringed), "name": "nearest neighbours", "mode": "markers", "hoverinfo": "skip",
+            "type": kind, **at(ringed), "name": "neighbours", "mode": "markers", "hoverinfo": "skip",
             "marker": {"size": 22 if not three_d else 12, "color": RING, "symbol": "circle-open", "line": {"width": 3}},
         })  # an open symbol is drawn in the marker colour  # fmt: skip
     if query in index:
@@ -118,6 +118,8 @@ def projection(
             "textposition": "top center" if three_d
             else label_sides(points, labelled, words, sizes, markers, height, plot_px),
         })  # fmt: skip
+        if not three_d:  # a label beside a point at the edge runs into the margin rather than being cut
+            traces[-1]["cliponaxis"] = False
     # Below the plot, so that two plots side by side keep their width for the points.
     # At the figure's foot, in a margin of its own (below the x axis's title, not over it); entries of one width
     # line up in columns.

@@ -153,7 +153,7 @@ def test_three_d_t_sne_and_the_neighbours_are_marked(at):
     shown = points(spec)
     assert all(xyz.shape == (3,) for _, xyz in shown.values())
     names = [t["name"] for t in spec["data"]]
-    assert "nearest neighbours" in names and "“apple”" in names
+    assert "neighbours" in names and "“apple”" in names
     [labels] = [t["text"] for t in spec["data"] if t["name"] == "word labels"]
     assert labels[0] == "<b>apple</b>" and len(labels) == 9 and "apple" not in labels  # apple once, bold; 8 neighbours
     assert at.query_params.get("method") == "t-SNE" and at.query_params.get("dims") == "3"

@@ -7,7 +7,7 @@ a new line instead (`ui.row`); this reads, in Chromium, every piece of text on t
 sidebar and lists those wider than the box that clips them. Token chips are drawn by Plotly, which
 does not cut text: there the check is that every chip's label fits inside its chip. And no chart's
 title runs past its chart (figures side by side stack where each would be too narrow, `ui.figures_row`), and
-no tick label is hidden or cut at a chart's edge. Tables fit without a sideways scroll, but for two of
+no tick label or word label is hidden or cut at a chart's edge. Tables fit without a sideways scroll, but for two of
 sentences.
 """
 
@@ -78,6 +78,22 @@ HIDDEN_TICKS = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMa
   }).map(t => t.textContent);
 })"""
 
+# A word's label in a scatter plot that reaches past the plotting area and is cut there (Plotly clips a trace's
+# text to the axes unless told otherwise): "mouse" beside a point at the left edge read "ouse".
+CUT_POINT_LABELS = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(chart => {
+  const area = chart.querySelector('.nsewdrag');  // the plotting area's drag surface
+  const svg = chart.querySelector('svg.main-svg').getBoundingClientRect();
+  if (!area) return [];
+  const box = area.getBoundingClientRect();
+  return [...chart.querySelectorAll('.scatterlayer text')].filter(t => {
+    const r = t.getBoundingClientRect();
+    const outside = r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 ||
+                    r.bottom > box.bottom + 1;
+    const clipped = t.closest('[clip-path]') !== null;
+    return r.width > 0 && ((outside && clipped) || r.left < svg.left - 1 || r.right > svg.right + 1);
+  }).map(t => t.textContent);
+})"""
+
 # A table wider than its box, read by scrolling sideways: a column of numbers could go unseen. Each is named by
 # its column headers. Two tables of sentences are wider than a projector's page and scroll on purpose (named by
 # a column of theirs); every other fits.
@@ -124,6 +140,7 @@ def test_nothing_is_cut_off_at_1024_px_with_the_sidebar_open(projector: Page, se
     assert projector.evaluate(CHIP_OVERFLOW) == []
     assert projector.evaluate(CUT_TITLES) == []
     assert projector.evaluate(HIDDEN_TICKS) == []
+    assert projector.evaluate(CUT_POINT_LABELS) == []
     assert [h for h in projector.evaluate(TABLES_TOO_WIDE) if not set(h) & set(WIDE_TABLES)] == []
     assert projector.evaluate(CELL_TEXT_OVERLAP) == []
     assert_no_exception(projector)
@@ -145,6 +162,7 @@ def test_no_chart_title_is_cut_at_1280_px(browser: Browser, server_url, open_pag
         tab.wait_for_timeout(1000)
         assert tab.evaluate(CUT_TITLES) == []
         assert tab.evaluate(HIDDEN_TICKS) == []
+        assert tab.evaluate(CUT_POINT_LABELS) == []
         assert_no_exception(tab)
     finally:
         context.close()
