@@ -69,7 +69,9 @@ def training_settings(prefix: str, experiment: str, parts: list[str]) -> dict:
     url_state.bind(f"{prefix}_batch", default=batch, options=BATCH_CHOICES)
     url_state.bind(f"{prefix}_seconds", default=seconds, min_value=SECONDS.minimum, max_value=SECONDS.maximum)
     url_state.bind(f"{prefix}_freeze", default=[], options=parts)
-    a, b, c = ui.row("stretch", "stretch", "stretch")
+    # Fixed widths: on a 1024 px projector with the sidebar open the layer list moves below the sliders rather
+    # than squeezing all three into columns that wrap "Time budget (seconds)" and cut the list's placeholder.
+    a, b, c = ui.row(240, 240, 300)
     a.select_slider(
         "Learning rate", LR_CHOICES, key=f"{prefix}_lr", format_func=lr_label,
         help="How far each step moves the weights. Too small: the curves barely move; too large: they jump or blow up.",
