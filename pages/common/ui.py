@@ -8,6 +8,7 @@ bottom says what to remember.
 from __future__ import annotations
 
 import inspect
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -109,11 +110,19 @@ def quoted(items: Iterable[str], limit: int = 10, length: int = 40) -> str:
     """The student's words or symbols listed in a message: each once, quoted, shown as typed (no Markdown
     from them), the first `limit` of them: “a”, “b” and 3 more. One made only of spaces, tabs or line
     ends is drawn as the token chips draw them (“⇥” for a tab), not as blank quotes. One longer than
-    `length` characters (a paragraph of Chinese is one word) is cut: “猫猫猫…”."""
+    `length` characters (a paragraph of Chinese is one word) is cut: “猫猫猫…”. A right-to-left word (Arabic,
+    Hebrew) is set apart from the text around it, so that its direction does not carry the list's quotes and
+    commas away with it."""
     unique = list(dict.fromkeys(items))
     cut = [item if len(item) <= length else item[: length - 1] + "…" for item in unique[:limit]]
-    shown = ", ".join(f"“{markdown_literal(item if item.strip() else visible(item))}”" for item in cut)
+    shown = ", ".join(f"“{_isolated(markdown_literal(item if item.strip() else visible(item)))}”" for item in cut)
     return shown + (f" and {len(unique) - limit:,} more" if len(unique) > limit else "")
+
+
+def _isolated(text: str) -> str:
+    """Text with right-to-left letters between Unicode's first-strong isolate and its pop (U+2068, U+2069)."""
+    rtl = any(unicodedata.bidirectional(c) in ("R", "AL") for c in text)
+    return f"\u2068{text}\u2069" if rtl else text
 
 
 def joined(items: Sequence[str]) -> str:

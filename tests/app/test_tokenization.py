@@ -526,3 +526,12 @@ def test_a_link_with_a_right_to_left_override_is_quoted_by_code_point(app_page):
     at = app_page("tokenization", vocab="\u202e500")
     [warning] = [w.value.replace("\\", "") for w in at.warning if "`vocab`" in w.value]
     assert "“⟨U+202E⟩500”" in warning and "\u202e" not in warning
+
+
+def test_right_to_left_words_in_the_unknown_list_are_isolated_from_its_punctuation(app_page):
+    """Arabic words quoted among others: without isolation the browser runs their direction on into the quotes and
+    commas around them, and the list reads “,”مرحبا بالعالم“”."""
+    at = app_page("tokenization", text="مرحبا بالعالم café", tokenizer="word")
+    [note] = [w.value for w in at.warning if "cannot spell" in w.value]
+    assert "“\u2068مرحبا\u2069”, “\u2068بالعالم\u2069”, “café”" in note
+    assert not at.exception
