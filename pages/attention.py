@@ -213,7 +213,8 @@ st.caption(f"Averages over 256 random queries with {N_KEYS} keys each. Evenly sp
 
 st.header("3 · Every head of every layer")
 if problem is not None:
-    st.info("Type a sentence above to see the heads.", icon=":material/keyboard:")
+    st.info("The heads need a sentence the model can read: change the one above as the message at the top "
+            "of the page says.", icon=":material/keyboard:")
 else:
     weights, keep, hidden_share = shown_patterns(model_label, cleaned, hide_special)
     if hide_special and hidden_share is None:

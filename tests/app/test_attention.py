@@ -228,6 +228,8 @@ def test_bad_sentences_get_a_message_and_the_rest_of_the_page_stays(at, text, me
         assert "42 tokens" in error.value  # [CLS] + 40 words + [SEP]: the value is named too
     assert chart(at, "dk_saturation")  # the √d_k demo needs no sentence
     assert not [c for c in at.get("plotly_chart") if c.proto.id.endswith("-head_big")]
+    [heads] = [i.value for i in at.info if "heads" in i.value]  # a sentence was typed: it says to change it
+    assert "change the one above" in heads and "Type a sentence" not in heads
     at.text_input(key="text").input(DEFAULT_TEXT).run()
 
 
