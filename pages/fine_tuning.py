@@ -260,12 +260,12 @@ def task_results(run: training.LiveRun) -> None:
             st.caption(f"This run ended at step {run.step:,} of {run.steps:,}, before its step budget, so it adds no "
                        "point to the chart of accuracy vs number of labels: that chart compares models trained for "
                        "every step of the same budget.")
-        if points:
-            label_chart(points)
+        if points:  # how to add a point, while the slider that does it is on the page (not for own examples)
+            label_chart(points, hint=st.session_state.get("ds_task") == result.source)
     own_predictions(result)
 
 
-def label_chart(points: dict[int, dict[str, float | None]]) -> None:
+def label_chart(points: dict[int, dict[str, float | None]], *, hint: bool) -> None:
     st.subheader("Accuracy vs number of labels")
     counts = sorted(points)
     traces = []
@@ -285,10 +285,12 @@ def label_chart(points: dict[int, dict[str, float | None]]) -> None:
     )  # fmt: skip
     ui.plot(fig, key="task_labels")
     if len(counts) < 2:
-        st.info(
-            "One point per model so far. Move the *Number of labelled training examples* slider and train again "
-            "with the same settings: each run adds its three points to this chart.", icon=":material/add_chart:",
-        )  # fmt: skip
+        if hint:
+            st.info(
+                "One point per model so far. Move the *Number of labelled training examples* slider and train "
+                "again with the same settings: each run adds its three points to this chart.",
+                icon=":material/add_chart:",
+            )  # fmt: skip
     else:
         st.markdown(
             "Where labels are few, the pre-trained models start from features that already separate the words "

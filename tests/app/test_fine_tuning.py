@@ -113,11 +113,18 @@ def test_downstream_section_trains_three_models_and_pre_training_wins_with_few_l
                                                             "Full fine-tune")]  # fmt: skip
     points = figs["Final held-out accuracy by number of labelled examples"]
     assert [t["x"] for t in points["data"]] == [[8], [8], [8]]
+    slider_hint = "Move the *Number of labelled training examples* slider"
+    assert any(slider_hint in i.value for i in at.info)  # one point so far: how to add the next
 
     predictions = at.dataframe[-1].value
     assert list(predictions["sentence"])[0] == "the honey was delicious ."
     assert predictions["Full fine-tune"][0].startswith("food")  # honey: a food, in every run we made
     assert weights_hash(encoder) == before  # the shared model never changes
+
+    at.radio(key="ds_task").set_value("own").run()  # the slider goes; the topic run's chart stays, without the hint
+    no_errors(at)
+    assert "Final held-out accuracy by number of labelled examples" in charts(at)
+    assert not any(slider_hint in i.value for i in at.info)
 
 
 def test_a_run_stopped_early_adds_no_point_and_its_results_stay_with_its_task(open_page):
