@@ -10,7 +10,7 @@ from llm_core import finetune
 from llm_core import objectives as O
 from llm_core.data import SENTIMENT_LABELS, instruction_split, sentiment_rule
 from llm_core.model import Transformer
-from llm_core.tokenizers import unknown_words
+from llm_core.tokenizers import unknown_pieces
 from pages.common import figures, limits, models, training, ui, url_state
 from pages.common.fine_tuning_cached import (
     InstructResult,
@@ -212,12 +212,7 @@ def task_section() -> None:
             ui.show_error(f"Your examples cannot be used yet: {ui.markdown_literal(str(why))}.")  # it quotes them
             problem = "Fix your labelled examples above to train."
         else:
-            unknown = sorted(set(unknown_words(enc.tokenizer, " ".join(e.text for e in examples))))
-            if unknown:
-                st.warning(
-                    f"{len(unknown)} word(s) are not in the tiny models' vocabulary and are read as [UNK]: "
-                    + ui.quoted(unknown, limit=20) + ". Words of the animal world work best.", icon=":material/help:",
-                )  # fmt: skip
+            note_unknown(" ".join(e.text for e in examples))
     with st.expander(f"The labelled data: {len(train_set)} training and {len(val_set)} held-out examples"):
         ui.table({"sentence": [e.text for e in train_set[:200]],
                   "label": [label_names[e.label] for e in train_set[:200]]}, width="stretch")
@@ -299,6 +294,16 @@ def label_chart(points: dict[int, dict[str, float | None]], *, hint: bool) -> No
         )
 
 
+def note_unknown(text: str) -> None:
+    """Words or symbols of the student's text that the tiny models' vocabulary lacks (they are read as [UNK])."""
+    unknown = sorted(set(unknown_pieces(encoder().tokenizer, text.lower())))  # the tiny models read lower case
+    if unknown:
+        st.warning(
+            f"{len(unknown)} word(s) or symbol(s) are not in the tiny models' vocabulary and are read as [UNK]: "
+            + ui.quoted(unknown, limit=20) + ". Words of the animal world work best.", icon=":material/help:",
+        )  # fmt: skip
+
+
 def own_predictions(result: TaskResult) -> None:
     st.subheader("Try the trained classifiers on your own sentences")
     url_state.bind("ds_try", default=DEFAULT_TRY, max_chars=limits.TEXT_CHARS.maximum)
@@ -309,6 +314,7 @@ def own_predictions(result: TaskResult) -> None:
     except limits.LimitError as why:
         ui.show_error(f"{why} Write one sentence per line, {limits.TRY_SENTENCES.maximum} at most.")
         return
+    note_unknown(" ".join(sentences))
     enc = encoder()
     rule = result.label_names == SENTIMENT_LABELS
     table = {"sentence": sentences}
@@ -538,6 +544,7 @@ def sampled_comparison(model: Transformer | None, val_pairs) -> None:
             raise limits.LimitError(f"The question is {n} tokens long, [BOS] included; the tiny decoder reads "
                                     f"{room + finetune.ANSWER_TOKENS} and needs room for an answer, so at most {room}.")
         prompts = (*prompts, own) if own not in prompts else prompts
+        note_unknown(own)
     except limits.LimitError as why:
         st.warning(f"{why} Showing the held-out questions only.")
     seed = int(st.session_state.get("seed", 0))

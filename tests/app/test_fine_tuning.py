@@ -428,6 +428,9 @@ def test_own_examples_train_a_classifier_with_their_labels(open_page):
     no_errors(at)
     predictions = at.dataframe[-1].value
     assert all(cell.split()[0] in ("positive", "negative") for cell in predictions["Full fine-tune"])
+    at.text_area(key="ds_try").input("the cow likes 🍫 .\nthe dog is kind .").run()  # try one the models cannot read
+    assert any("“🍫”" in w.value and "[UNK]" in w.value for w in at.warning)
+    assert len(at.dataframe[-1].value) == 2  # and it is still classified
 
     # Sentences to try: up to the bound each gets a row; past it the student is told, and nothing is cut silently.
     lines = [f"the cake number {i} was lovely ." for i in range(limits.TRY_SENTENCES.maximum + 1)]
@@ -437,3 +440,11 @@ def test_own_examples_train_a_classifier_with_their_labels(open_page):
     refusal = " ".join(e.value for e in at.error)
     assert f"There are {len(lines)} sentences; the limit is {limits.TRY_SENTENCES.maximum}." in refusal
     assert at.text_area(key="ds_try").value == "\n".join(lines)
+
+
+def test_a_question_the_tiny_decoder_cannot_read_is_named_before_its_answers(open_page):
+    at = open_page(section="preference", pt_ask="can the 👋 eat مرحبا ?")
+    no_errors(at)
+    [warning] = [w.value for w in at.warning if "[UNK]" in w.value]
+    assert "“👋”" in warning and "“\u2068مرحبا\u2069”" in warning
+    assert "can the 👋 eat مرحبا ?" in list(at.dataframe[-1].value["question"])  # asked all the same
