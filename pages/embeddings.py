@@ -167,9 +167,14 @@ if vocabulary and query_word and query_word not in vocabulary:
     classes = point_set(model_label, True, words_raw, representation)[1]
     examples = [next(w for w, c in zip(vocabulary, classes, strict=True) if c == main)
                 for main in ef.MAIN_CLASSES if main in classes][:6] or vocabulary[:6]  # fmt: skip
-    st.warning(f"“{ui.markdown_literal(query_word)}” is not in {where}, so it has no point to search from. "
-               f"Try one of: {ui.markdown_literal(', '.join(examples))}"
-               + (", or add it to the list above." if is_minilm else "."))
+    typed = query_word.split()
+    if len(typed) > 1:  # "cat dog": the search starts from one word's point
+        st.warning(f"“{ui.markdown_literal(query_word)}” is {len(typed)} words; the search starts from the point "
+                   f"of one word. Try {ui.quoted(typed[:1] if typed[0] in vocabulary else examples, limit=6)}.")
+    else:
+        st.warning(f"“{ui.markdown_literal(query_word)}” is not in {where}, so it has no point to search from. "
+                   f"Try one of: {ui.markdown_literal(', '.join(examples))}"
+                   + (", or add it to the list above." if is_minilm else "."))
     query_word = ""
 elif vocabulary and not query_word and not word_too_long:
     st.info("Type a word into “Nearest neighbours of” to mark it in the plot and list its closest words.")

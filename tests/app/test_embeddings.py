@@ -256,6 +256,14 @@ def test_a_word_not_in_the_vocabulary_gets_a_message(at, model, word, shown):
     assert chart(at, "projection_after")  # the plot is still there
 
 
+@pytest.mark.parametrize(("word", "suggested"), [("cat dog", "Try “cat”"), ("xylo phone", "Try “")])
+def test_several_words_for_the_search_are_told_it_starts_from_one(at, word, suggested):
+    at = use(at, "tiny decoder", word=word)
+    [warning] = at.warning
+    assert "is 2 words; the search starts from the point of one word." in warning.value
+    assert suggested in warning.value and "not in" not in warning.value
+
+
 def test_a_word_too_long_for_the_word_box_names_the_limit(at):
     at = use(at, "MiniLM", word="x" * 41)
     assert [e.value for e in at.error] == ["Nearest neighbours of: The word is 41 characters long; the limit is 40. "
