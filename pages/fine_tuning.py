@@ -296,10 +296,10 @@ def label_chart(points: dict[int, dict[str, float | None]], *, hint: bool) -> No
 
 def note_unknown(text: str) -> None:
     """Words or symbols of the student's text that the tiny models' vocabulary lacks (they are read as [UNK])."""
-    unknown = sorted(set(unknown_pieces(encoder().tokenizer, text.lower())))  # the tiny models read lower case
+    unknown = unknown_pieces(encoder().tokenizer, text.lower())  # the tiny models read lower case
     if unknown:
         st.warning(
-            f"{len(unknown)} word(s) or symbol(s) are not in the tiny models' vocabulary and are read as [UNK]: "
+            f"{len(set(unknown))} word(s) or symbol(s) are not in the tiny models' vocabulary and are read as [UNK]: "
             + ui.quoted(unknown, limit=20) + ". Words of the animal world work best.", icon=":material/help:",
         )  # fmt: skip
 
