@@ -404,12 +404,14 @@ def curve_figure(
     cache_key = (metric, title, y_title, train, val, percent, height, tuple((labels or {}).items()))
     cached = run.figures.get(cache_key)
     now = time.perf_counter()
-    if cached is not None and cached[2] == run.step:
+    # Runs that train side by side reach a step one after another: count every run's entries, not the step.
+    entries = sum(len(h) for h in run.history.values())
+    if cached is not None and cached[2] == entries:
         return cached[0]  # nothing new since it was built
     if run.running and cached is not None and now - cached[1] < max(REFRESH_S, cached[3] / DRAW_SHARE):
         return cached[0]  # rebuilt too recently for what a build costs here
     fig = _curve_figure(run, metric, title, y_title, labels, train, val, percent, height)
-    run.figures[cache_key] = (fig, time.perf_counter(), run.step, time.perf_counter() - now)
+    run.figures[cache_key] = (fig, time.perf_counter(), entries, time.perf_counter() - now)
     return fig
 
 

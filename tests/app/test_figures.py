@@ -231,3 +231,20 @@ def test_word_labels_are_drawn_over_every_marker_and_keep_clear_of_each_other():
     assert sides["<b>cat</b>"] == "top center" and sides["dog"] == "bottom center"
     assert sides["fish"] == "top center"  # alone in the middle: nothing in its way
     assert all("text" not in t.get("mode", "") for t in fig["data"][:-1])
+
+
+def test_the_curves_of_a_finished_run_hold_every_step_of_every_model_trained_side_by_side():
+    """Models that train side by side reach each step one after another: a curve drawn between two of them
+    must not be shown again once the others have reached that step too."""
+    from llm_core.train import TrainMetrics
+    from pages.common import training
+
+    run = training.LiveRun("demo", steps=2, max_seconds=60)
+    run.history = {name: [TrainMetrics(1, 1.0, 0.1, 0.1, 10.0)] for name in ("a", "b")}
+    run.history["a"].append(TrainMetrics(2, 0.5, 0.1, 0.2, 10.0))  # "a" is at step 2, "b" is not yet
+    drawn = training.curve_figure(run, "loss", "Loss", y_title="loss", val=False)
+    assert [len(t["y"]) for t in drawn["data"]] == [2, 1]
+
+    run.history["b"].append(TrainMetrics(2, 0.4, 0.1, 0.2, 10.0))  # the run ends: both at step 2
+    final = training.curve_figure(run, "loss", "Loss", y_title="loss", val=False)
+    assert [t["y"] for t in final["data"]] == [[1.0, 0.5], [1.0, 0.4]]
