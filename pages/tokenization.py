@@ -43,7 +43,7 @@ CORPORA = {
 CORPUS_HELP = (
     "Real English prose: about 280,000 characters of Python's own documentation, shipped with Python. "
     "Synthetic: 100,000 characters from a small grammar about animals, foods and places (lower case, "
-    "about 250 different words). Your own: a plain-text file you upload, or text you paste."
+    "about 200 different words). Your own: a plain-text file you upload, or text you paste."
 )
 TOKENIZERS = {
     "word": "Word-level",
@@ -75,7 +75,7 @@ KIND_NOTES = {
         "**Word-level**: each word and each punctuation mark is one token, looked up in a vocabulary of "
         "the corpus's most frequent words. A word that is not in the vocabulary becomes **[UNK]** "
         "(red): the model can no longer tell it apart from any other unknown word. Covering more words "
-        "means a bigger vocabulary, and the chart further down shows that it never stops growing."
+        "means a bigger vocabulary, and the chart further down shows how it keeps growing on real prose."
     ),
     "char": (
         "**Character**: every character is a token, so the vocabulary is just the alphabet of the corpus "
@@ -85,14 +85,16 @@ KIND_NOTES = {
     "bpe": (
         "**Byte-pair encoding (BPE)**: training starts from single characters and merges the most "
         "frequent neighbouring pair into a new token, again and again, until the vocabulary is full. "
-        "Frequent words end up as one token; a rare word is spelled with a few frequent pieces, and "
-        "endings such as `s` and `ing` become tokens of their own. `▁` is a space, glued to the word "
+        "Frequent words end up as one token; a rare word is spelled with a few frequent pieces. Frequent "
+        "endings such as `s` often become tokens of their own, but BPE cuts where pairs are frequent, not "
+        "where grammar would: `▁rea` `ding`. `▁` is a space, glued to the word "
         "after it. Step through the merges below."
     ),
     "wordpiece": (
-        "**WordPiece** (BERT's method): also builds subwords from characters, but picks the merge that "
-        "most raises the likelihood of the corpus, not simply the most frequent pair. The first piece of "
-        "a word is written as is, every following piece starts with `##`: `read` `##ing`."
+        "**WordPiece** (BERT's method): also builds subwords from characters. Google's original chose each "
+        "merge by how much it raises the likelihood of the corpus; the trainer here, like Hugging Face's, "
+        "merges the most frequent pair as BPE does. What differs is how pieces are written: the first piece "
+        "of a word as is, every following piece with `##` in front: `read` `##ing`."
     ),
     "minilm": (
         "**MiniLM (real)**: the tokenizer of the pretrained all-MiniLM-L6-v2 model, a WordPiece vocabulary "
@@ -405,8 +407,9 @@ else:
         ui.plot(oov_fig, key="tok_growth_oov")
     st.markdown(
         "Each point trains the tokenizers on a longer start of the corpus; the last 10% is held out. "
-        "A word-level vocabulary keeps every new word it meets, so it grows with the text (log axes: a "
-        "straight line is a power law) and still misses words it has not seen. The character vocabulary "
+        "A word-level vocabulary keeps every new word it meets, so on real prose it grows with the text (log "
+        "axes: a straight line is a power law) and still misses words it has not seen; the synthetic world "
+        "has only about 200 words, so there its line flattens. The character vocabulary "
         "stops at the alphabet and BPE at its budget (on a small corpus BPE can hold more entries than there "
         "are words, since it keeps every intermediate piece). The character vocabulary holds every character "
         "it has seen, so only a character the training text never contained becomes [UNK]. BPE spells words "
