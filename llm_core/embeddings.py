@@ -102,7 +102,7 @@ def nearest_neighbours(
 def class_agreement(vectors: np.ndarray, classes: Sequence[str], k: int = 5) -> float:
     """The fraction of each word's k nearest neighbours (by cosine) that share its class, averaged.
 
-    Random vectors score about the share of the largest classes; vectors that cluster by class
+    Random vectors score about the chance that two words picked at random share a class; vectors that cluster by class
     score near 1. One number for "similar words lie close".
     """
     labels = np.asarray(classes)

@@ -206,11 +206,11 @@ if views:
             ui.table(table, key=f"neighbours_{'after' if trained else 'before'}", width="stretch",
                      column_config={"cosine": st.column_config.NumberColumn(format="%.3f")})
 st.caption(
-    "Cosine similarity compares directions: 1 means the same direction, 0 unrelated, −1 opposite. Agreement of a "
-    "random table is about the share of the largest classes; a trained one scores far higher. "
+    "Cosine similarity compares directions: 1 means the same direction, 0 unrelated, −1 opposite. A random table's "
+    "agreement is about the chance that two words picked at random share a class; a trained one scores far higher. "
     + ("t-SNE keeps neighbours together but its distances between clusters mean nothing."
-       if method == "t-SNE" else "PCA shows the directions of largest spread; points close in many dimensions "
-       "can still overlap in two.")
+       if method == "t-SNE" else "PCA keeps the directions of largest spread; words far apart in many "
+       "dimensions can still land on top of each other in two.")
 )
 
 st.subheader("Cosine similarity of chosen words")

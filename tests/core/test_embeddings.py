@@ -80,6 +80,15 @@ def test_class_agreement_by_hand():
     assert class_agreement(X, ["a", "a", "b", "b"], k=2) == 0.5
 
 
+def test_class_agreement_of_random_vectors_is_the_chance_that_two_words_share_a_class():
+    classes = ["a"] * 150 + ["b"] * 90 + ["c"] * 60  # shares 0.5, 0.3, 0.2
+    n = len(classes)
+    chance = sum(c * (c - 1) for c in (150, 90, 60)) / (n * (n - 1))  # about 0.38, below the largest share 0.5
+    rng = np.random.default_rng(0)
+    scores = [class_agreement(rng.standard_normal((n, 64)), classes) for _ in range(20)]
+    assert abs(np.mean(scores) - chance) < 0.02
+
+
 @pytest.mark.parametrize("method", ["PCA", "t-SNE"])
 @pytest.mark.parametrize("dims", [2, 3])
 def test_projection_keeps_separate_clusters_separate(method, dims):
