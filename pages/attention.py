@@ -140,6 +140,7 @@ if problem is None:
     st.markdown("Shapes: " + " → ".join(f"**:orange[{v}]**" if k == step else v for k, v in shapes.items()))
     explain = {
         "X": f"Each row is one token's vector as it enters layer {layer}: its embedding plus its position"
+             + (" and segment embedding, the sum normalised" if config.embed_norm and not layer else "")
              + (", reworked by the layers before" if layer else "")
              + (", then normalised by the layer norm" if config.norm == "pre" else "")
              + f". **{T} × {C}**: {T} tokens, {C} numbers each.",
@@ -149,8 +150,9 @@ if problem is None:
         "Q, K, V": f"Every token's query, key and value: **{T} × {C}** times **{C} × {d_k}** gives **{T} × {d_k}**.",
         "QK^T": f"Cell (i, j) is token i's query dotted with token j's key, large when they point the same way. "
                 f"**{T} × {d_k}** times **{d_k} × {T}** gives **{T} × {T}**: a score for every pair of tokens.",
-        "÷ √d_k": f"Every score divided by √d_k = √{d_k} ≈ {np.sqrt(d_k):.2f}, which keeps their spread near 1 "
-                  "(section 2 shows why)."
+        "÷ √d_k": f"Every score divided by √d_k = √{d_k} ≈ {np.sqrt(d_k):.2f}. For random queries and keys this "
+                  "brings the spread of the scores back to about 1 (section 2 shows why); a trained head may still "
+                  "make its scores larger or smaller."
                   + (" The decoder's causal mask then sets every future position to −∞ (dark cells), so after "
                      "the softmax no token sees what comes after it." if np.isneginf(s.masked).any() else ""),
         "softmax": "The softmax turns each row into weights from 0 to 1 that **sum to 1**"

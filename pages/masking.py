@@ -39,9 +39,10 @@ TOKEN_BOUND = limits.SENTENCE_TOKENS  # special tokens included
 MAX_BLANKS = 3  # [MASK]ed positions at once
 STAGES = {"mask": "1 Mask", "scores": "2 Scores", "masked": "3 Masked scores", "weights": "4 Weights"}
 STAGE_NOTES = {
-    "mask": "Which keys each query may look at: **1** allowed, **0** blocked (dark). This boolean matrix is "
-            "all that differs between the four set-ups.",
-    "scores": "q·k / √d_k for every pair, computed for *all* pairs, allowed or not. Red: the query and key "
+    "mask": "Which keys each query may look at: **1** allowed, **0** blocked (dark). This boolean matrix is what "
+            "attention does differently in the four set-ups; their scores differ too, since each comes from "
+            "its own trained model.",
+    "scores": "The scaled scores q·k / √d_k, computed for *all* pairs, allowed or not. Red: the query and key "
               "match well, blue: they do not.",
     "masked": "The same scores with every blocked pair set to **−∞** (dark cells). Nothing else changes.",
     "weights": "softmax of each row: e^(−∞) = 0, so a blocked key gets weight exactly 0 (dark cells) and the "
@@ -131,9 +132,9 @@ def read_sentence(raw: str, what: str) -> Sentence | None:
     lowered = text.lower()
     encoding = tokenizer().encode(lowered)
     n_tokens = len(encoding.ids) + 2  # + [CLS] and [SEP] (the longest framing of the three models)
-    if len(encoding.ids) < MIN_WORDS:
+    if (n := len(encoding.ids)) < MIN_WORDS:
         ui.show_error(
-            f"{what} has {len(encoding.ids)} token; type at least {MIN_WORDS} words, since with one token "
+            f"{what} has {n} token{'' if n == 1 else 's'}; type at least {MIN_WORDS} words, since with one token "
             "there is nothing a mask could hide from it."
         )
         return None
@@ -228,7 +229,7 @@ def edit_changed() -> None:
 
 
 def stage_figure(view: masking.MaskedAttention, stage: str, x: list[str], y: list[str], title: str,
-                 *, x_title: str = "Key (looked at)", y_title: str = "Query (looking)") -> figures.Figure:
+                 *, x_title: str = "Key (attended to)", y_title: str = "Query (attending)") -> figures.Figure:
     """One stage of one head as a heatmap; exact values on hover, −∞ written in every blocked cell."""
     common = {"x_title": x_title, "y_title": y_title, "show_values": False, "trace": {"colorbar": {"thickness": 14}}}
     if stage == "mask":  # two colours, explained beside the figure: no colour bar
@@ -559,7 +560,7 @@ else:
 st.subheader("Decoder: the next token, everywhere at once")
 st.markdown(
     "A decoder's targets are its inputs shifted one place to the left: position t must predict token "
-    "t + 1. The causal mask hides exactly that answer, so one pass trains every position in parallel."
+    "t + 1. The causal mask hides that answer and everything after it, so one pass trains every position in parallel."
 )
 table = [p for p in predictions(tuple(dec)) if p.target is not None]
 inputs = names([p.prefix[-1] for p in table])

@@ -216,7 +216,7 @@ def test_the_url_sets_the_whole_state(app_page):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("cat", "at least 2 words"),
+        ("cat", "has 1 token; type at least 2 words"),
         ("", "empty"),
         ("   ", "only whitespace"),
         (" ".join(["the cat eats"] * 11), "35 tokens long, special tokens included; the limit is 32"),
