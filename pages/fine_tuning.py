@@ -161,8 +161,9 @@ TASK_TEXT = {
         "*lovely* and *horrible* fill the same places in its sentences; that has to come from the labels."
     ),
     "topic": (
-        "**Topic:** is a sentence about an *animal*, a *food* or a *place*? Only the noun tells (“jack likes "
-        "goats”), and a handful of labels mentions only a few of the nouns, so a model must know that an unseen "
+        "**Topic:** is a sentence about an *animal*, a *food* or a *place*? The noun tells (“jack likes "
+        "goats”), and some feeling words too (*delicious* goes only with food, *clever* only with animals). A "
+        "handful of labelled examples mentions only a few of the nouns, so a model must know that an unseen "
         "*goat* belongs with *cat*. Pre-training put such words close together."
     ),
     "own": (
@@ -444,8 +445,9 @@ def preference_section() -> None:
     d = decoder()
     train_pairs, val_pairs = finetune.preference_split()
     st.markdown(
-        "People compared two answers to the same question and picked one: polite over rude, and safe over "
-        "harmful (no animal of this world may eat chocolate; a rabbit should not play with a fox). "
+        "Preference data says which of two answers to the same question people liked better. Here the pairs "
+        "follow two rules: polite over rude, and safe over harmful (no animal of this world may eat chocolate; "
+        "a rabbit should not play with a fox). "
         "**Preference tuning** makes the preferred answers more likely than the rejected ones: this is how "
         "guardrails are trained into a model after pre-training."
     )
@@ -458,13 +460,18 @@ def preference_section() -> None:
         "answers of every training pair.) Its frozen copy is the **reference**. The objective, DPO, scores "
         "an answer by how much more likely the tuned model finds it than the reference does: "
         "reward = β · (log P_model(answer) − log P_reference(answer)), and pushes the preferred answer's reward "
-        "above the rejected one's. β sets how hard; the reference keeps the model close to what it knew."
+        "above the rejected one's. The reference keeps the model close to what it knew, and β sets how closely: the "
+        "larger β, the smaller the move away from the reference that already wins by a clear margin."
     )
     st.subheader("Training settings")
     url_state.bind("pt_beta", default=finetune.DEFAULTS["preference"]["beta"], options=BETA_CHOICES)
     url_state.bind("pt_imitate", default=finetune.DEFAULTS["preference"]["sft_weight"], options=IMITATE_CHOICES)
     a, b = ui.row("stretch", "stretch")
-    a.select_slider("β: how strongly rewards pull away from the reference", BETA_CHOICES, key="pt_beta")
+    a.select_slider(
+        "β: pull of the reference", BETA_CHOICES, key="pt_beta",
+        help="Larger β: a small move away from the reference already gives a large reward margin, and the loss "
+        "stops pushing sooner, so the model stays nearer the reference.",
+    )  # fmt: skip
     b.select_slider(
         "Also imitate the preferred answers (weight)", IMITATE_CHOICES, key="pt_imitate",
         help="0 is plain DPO: it makes rejected answers unlikely, and a small model may then write nonsense "
