@@ -91,18 +91,22 @@ class LiveRun:
     def abandoned(self) -> bool:
         return not self.session_alive() or time.monotonic() - self.last_seen > HEARTBEAT_S
 
+    def histories(self) -> list[list[TrainMetrics]]:
+        """Every run's list of metrics; taken in one go, since the training thread may add a run meanwhile."""
+        return list(self.history.values())
+
     @property
     def step(self) -> int:
-        return max((h[-1].step for h in self.history.values() if h), default=0)
+        return max((h[-1].step for h in self.histories() if h), default=0)
 
     @property
     def elapsed(self) -> float:
-        return max((h[-1].elapsed for h in self.history.values() if h), default=0.0)
+        return max((h[-1].elapsed for h in self.histories() if h), default=0.0)
 
     @property
     def tokens_per_s(self) -> float:
         """Training throughput of all runs together (interleaved runs share the same clock)."""
-        return sum(h[-1].tokens_per_s for h in self.history.values() if h)
+        return sum(h[-1].tokens_per_s for h in self.histories() if h)
 
     def last(self, name: str) -> TrainMetrics | None:
         h = self.history.get(name)
@@ -170,7 +174,7 @@ def _reason(run: LiveRun) -> str:
         return "stopped"
     if run.abandoned():
         return "abandoned"
-    reasons = {h[-1].stop_reason for h in run.history.values() if h}
+    reasons = {h[-1].stop_reason for h in run.histories() if h}
     return "time" if "time" in reasons else "steps"
 
 
@@ -405,7 +409,7 @@ def curve_figure(
     cached = run.figures.get(cache_key)
     now = time.perf_counter()
     # Runs that train side by side reach a step one after another: count every run's entries, not the step.
-    entries = sum(len(h) for h in run.history.values())
+    entries = sum(map(len, run.histories()))
     if cached is not None and cached[2] == entries:
         return cached[0]  # nothing new since it was built
     if run.running and cached is not None and now - cached[1] < max(REFRESH_S, cached[3] / DRAW_SHARE):
@@ -419,7 +423,7 @@ def _curve_figure(
     run: LiveRun, metric: str, title: str, y_title: str, labels: dict[str, str] | None, train: bool, val: bool,
     percent: bool, height: int,
 ) -> figures.Figure:
-    labels = labels or {name: name for name in run.history}
+    labels = labels or {name: name for name in list(run.history)}
     scale, unit = (100.0, "%") if percent else (1.0, "")
     traces = []
     for i, (name, label) in enumerate(labels.items()):
