@@ -29,7 +29,7 @@ from pages.common.attention_cached import (
 DEFAULT_TEXT = "the cat is hungry , so it eats the fish ."
 STEPS = ("X", "W_q, W_k, W_v", "Q, K, V", "QK^T", "÷ √d_k", "softmax", "weights × V")
 STEP_FIGURE_PX = 720  # a 12 × 12 matrix of two-decimal numbers, each inside its cell
-STEP_TRIO_PX = 320  # W_q, W_k, W_v (or Q, K, V) alike in size, three to a line on a wide screen
+STEP_TRIO_PX = 248  # W_q, W_k, W_v (or Q, K, V) alike in size, three to a line from a 1280 px projector on
 
 
 def select_head_from_grid() -> None:
@@ -164,7 +164,7 @@ if problem is None:
     }  # fmt: skip
     step_figs = step_figures(model_label, cleaned, layer, None if step == "X" else head, step)
     if len(step_figs) == 3:
-        with ui.figures_row():  # one width for the three, on one line or on several
+        with ui.figures_row(gap="small"):  # one width for the three, on one line or on several
             for fig, name in zip(step_figs, ("a", "b", "c"), strict=True):
                 ui.plot(fig, key=f"step_fig_{name}", width=STEP_TRIO_PX)
         st.markdown(explain[step])

@@ -71,7 +71,7 @@ def token_labels(label: str, text: str) -> list[str]:
 
 
 def _matrix(z, rows, cols, title, *, x_title, y_title, value_name="value", diverging=True, clip=False,
-            abreast=1, cell_decimals=2) -> dict:
+            abreast=1, cell_decimals=2, height=None) -> dict:
     """One labelled heatmap as a dict. `clip` saturates the colours at the 99th percentile of |z|: a few
     huge dimensions (MiniLM has some) would otherwise wash every other cell out to white. `abreast` figures
     share the page's width: each has that many times fewer pixels for its columns, ticks and gaps."""
@@ -81,10 +81,13 @@ def _matrix(z, rows, cols, title, *, x_title, y_title, value_name="value", diver
         zmax = float(max(np.percentile(finite, 99), 1e-6)) if finite.size else 1.0
         zmin = -zmax
     fig = figures.heatmap(z, cols, rows, title, x_title=x_title, y_title=y_title, value_name=value_name,
-                          diverging=diverging, zmin=zmin, zmax=zmax, cell_decimals=cell_decimals)
+                          diverging=diverging, zmin=zmin, zmax=zmax, cell_decimals=cell_decimals, height=height)
     af.sparse_ticks(fig, "x", len(cols), limit=af.DENSE_AXIS // abreast, nticks=af.SPARSE_TICKS // abreast)
     af.sparse_ticks(fig, "y", len(rows))
     return fig
+
+
+TRIO_HEIGHT = 460  # W_q, W_k and W_v, three abreast
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -103,8 +106,9 @@ def step_figures(label: str, text: str, layer: int, head: int | None, step: str)
                         x_title="dimension", y_title="token", clip=True)]
     if step == "W_q, W_k, W_v":
         weights = (("W_q", s.W_q), ("W_k", s.W_k), ("W_v", s.W_v))
+        # Their rows are dimensions, not words: short enough for a projected screen to hold the three whole.
         return [_matrix(W, dims, head_dims, f"{name} ({C} × {d_k})", x_title="head dimension",
-                        y_title="input dimension", clip=True, abreast=3) for name, W in weights]
+                        y_title="input dimension", clip=True, abreast=3, height=TRIO_HEIGHT) for name, W in weights]
     if step == "Q, K, V":
         qkv = (("Q", s.Q), ("K", s.K), ("V", s.V))
         return [_matrix(M, labels, head_dims, f"{name} = X W_{name.lower()} ({T} × {d_k})",

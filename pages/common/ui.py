@@ -54,7 +54,7 @@ def row(*widths: int | str, gap: str = "medium", vertical_alignment: str = "top"
     return [line.container(width=width) for width in widths]
 
 
-def figures_row() -> DeltaGenerator:
+def figures_row(gap: str = "large") -> DeltaGenerator:
     """A line for figures drawn straight into it (`with ui.figures_row(): plot(a); plot(b)`). Streamlit keeps a
     chart at least 14rem wide, so with the large gap between them two charts share the line down to a page
     of about 580 px and go one below the other on a narrower one (a 1024 px projector with the sidebar open),
@@ -62,8 +62,9 @@ def figures_row() -> DeltaGenerator:
 
     A figure's note or table beside it goes into a fixed-width container of the line
     (`line.container(width=280)`), which moves below the figure when both do not fit. The notes of a pair of
-    figures follow the line, each led by its figure's name, since the figures may stack."""
-    return st.container(horizontal=True, gap="large")
+    figures follow the line, each led by its figure's name, since the figures may stack. A `gap` of "small"
+    keeps three narrow figures on one line of a 1280 px projector."""
+    return st.container(horizontal=True, gap=gap)
 
 
 _STEPS = "_ui_steps"  # widget key -> (the value a ◀/▶ click found, the value it set)
