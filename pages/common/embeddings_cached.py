@@ -93,7 +93,7 @@ def projection_view(label: str, trained: bool, words_raw: str, representation: s
     table = neighbours_table(query, words, classes, vectors) if query else None
     fig = ef.projection(projected(vectors, method, dims), words, classes, f"{title}: {method}", query=query or None,
                         neighbours=list(table["word"]) if table is not None else (),
-                        height=680 if label != models.MINILM else 720,  # MiniLM's one plot, the tiny models' two
+                        height=500 if label != models.MINILM else 560,  # a projected screen holds it, legend and all
                         plot_px=ef.WIDE_PLOT_PX if label == models.MINILM else ef.PLOT_PX)  # fmt: skip
     return fig, table, class_agreement(vectors, classes)
 
