@@ -266,7 +266,7 @@ def draw(run: training.LiveRun) -> None:
         projection_fig = ef.projection(project(vectors, "PCA", 2), info["words"], info["classes"],
                                        f"{info['dim']}-dimensional embedding, step {run.step}",
                                        axis_names=axis, height=560)  # fmt: skip
-        loss_fig = training.curve_figure(run, "loss", "Training loss", y_title="cross-entropy", val=False, height=360)
+        loss_fig = training.curve_figure(run, "loss", "Training loss", y_title="cross-entropy", val=False)
         agreement = class_agreement(vectors, info["classes"])
         info["figures"], info["drawn_at"] = (projection_fig, loss_fig, agreement), time.monotonic()
     with ui.figures_row():

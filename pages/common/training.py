@@ -425,10 +425,14 @@ def _curve_figure(
 ) -> figures.Figure:
     labels = labels or {name: name for name in list(run.history)}
     scale, unit = (100.0, "%") if percent else (1.0, "")
-    traces = []
+    # The legend names each run once, by its colour (when there are several), and each kind of line once.
+    both, several = train and val, len(labels) > 1
+    traces, keys = [], []
     for i, (name, label) in enumerate(labels.items()):
         history = list(run.history.get(name, []))  # a snapshot: the training thread keeps appending
         color = figures.OKABE_ITO[i % len(figures.OKABE_ITO)]
+        if both and several:
+            keys.append(_legend_key(label, color, "solid", group=label))
         if train:
             points = [(m.step, m.loss if metric == "loss" else m.extras.get(metric)) for m in history]
             points = [(s, v * scale) for s, v in points if v is not None]
@@ -438,11 +442,34 @@ def _curve_figure(
             points = [(m.step, m.val[metric] * scale) for m in history if m.val is not None and metric in m.val]
             if points:
                 traces.append(_line(points, f"{label} · validation" if train else label, color, "dash", y_title, unit))
+        if both:
+            for line in traces[-2:]:
+                line |= {"legendgroup": label, "showlegend": False}  # a click on the run's entry hides both
+    if both:
+        keys += [_legend_key("training batches", LINE_KEY, "solid"), _legend_key("held out", LINE_KEY, "dash")]
+    # Below the plot, one entry a line, in a margin with room for every run and both kinds of line whether
+    # shown or not: figures of the same runs side by side keep their axes level.
+    rows = (len(labels) if several else 0) + 2
     return figures.figure(
-        traces, title=title, x_title="Training step", y_title=y_title, height=height,
+        [*traces, *keys], title=title, x_title="Training step", y_title=y_title, height=height,
         xaxis={"rangemode": "tozero"}, yaxis={"range": [0, 101], "ticksuffix": "%"} if percent else {},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
+        showlegend=both or several,
+        legend={"orientation": "h", "xref": "container", "x": 0, "yref": "container", "yanchor": "bottom", "y": 0,
+                "entrywidth": 1, "entrywidthmode": "fraction", "tracegroupgap": 0},
+        margin={"l": 10, "r": 10, "t": figures.TITLED_TOP, "b": AXIS_TITLE_PX + LEGEND_ROW_PX * rows},
     )  # fmt: skip
+
+
+LINE_KEY = "#555555"  # the colour of the legend's keys to the two kinds of line
+AXIS_TITLE_PX = 74  # below the plot: the x axis's ticks and title, then the legend
+LEGEND_ROW_PX = 28
+
+
+def _legend_key(name: str, color: str, dash: str, group: str | None = None) -> dict:
+    """An entry of the legend only: a line with no points."""
+    return {"type": "scatter", "x": [None], "y": [None], "name": name, "mode": "lines+markers" if dash == "dash"
+            else "lines", "line": {"color": color, "width": 3, "dash": dash}, "marker": {"size": 7},
+            "legendgroup": group or name, "hoverinfo": "skip"}  # fmt: skip
 
 
 def _line(points: list[tuple[int, float]], name: str, color: str, dash: str, y_title: str, unit: str) -> dict:

@@ -248,3 +248,24 @@ def test_the_curves_of_a_finished_run_hold_every_step_of_every_model_trained_sid
     run.history["b"].append(TrainMetrics(2, 0.4, 0.1, 0.2, 10.0))  # the run ends: both at step 2
     final = training.curve_figure(run, "loss", "Loss", y_title="loss", val=False)
     assert [t["y"] for t in final["data"]] == [[1.0, 0.5], [1.0, 0.4]]
+
+
+def test_curves_side_by_side_name_each_run_once_and_keep_their_axes_level():
+    from llm_core.train import TrainMetrics
+    from pages.common import training
+
+    run = training.LiveRun("demo", steps=2, max_seconds=60)
+    step = [TrainMetrics(s, 1.0 / s, 0.1, 0.1, 10.0, {"accuracy": 0.5}, val={"loss": 1.0, "accuracy": 0.4})
+            for s in (1, 2)]  # fmt: skip
+    run.history = {name: list(step) for name in ("a", "b", "c")}
+    labels = {"a": "From scratch", "b": "Linear probe", "c": "Full fine-tune"}
+    loss = checked(training.curve_figure(run, "loss", "Loss", y_title="loss", labels=labels))
+    accuracy = checked(training.curve_figure(run, "accuracy", "Accuracy", y_title="accuracy", labels=labels,
+                                             train=False, percent=True))  # fmt: skip
+    in_legend = [t.name for t in loss.data if t.showlegend is not False]
+    assert in_legend == [*labels.values(), "training batches", "held out"]  # not six entries of "run · kind"
+    assert {t.name for t in loss.data if t.x[0] is not None} == {f"{v} · {k}" for v in labels.values()
+                                                                 for k in ("train", "validation")}  # fmt: skip
+    assert [t.name for t in accuracy.data] == list(labels.values())
+    assert loss.layout.legend.yref == accuracy.layout.legend.yref == "container"  # below the plot, not over it
+    assert loss.layout.margin.b == accuracy.layout.margin.b  # one plot height for both, whatever their legends
