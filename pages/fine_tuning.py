@@ -526,9 +526,11 @@ def preference_chart(before: list[finetune.PreferenceScore], after: list[finetun
     })  # fmt: skip
     fig = figures.figure(
         traces, x_title="P(preferred) / (P(preferred) + P(rejected))", y_title="held-out question",
-        height=200 + 34 * len(labels), shapes=[figures.vline(50, dash="dot", color="#555555")],
+        height=150 + 28 * len(labels), shapes=[figures.vline(50, dash="dot", color="#555555")],
         xaxis={"range": [-2, 102], "ticksuffix": "%"}, yaxis={"autorange": "reversed"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        # At the foot, in a margin of its own: at the top the tool bar would cover it.
+        legend={"orientation": "h", "xref": "container", "x": 0, "yref": "container", "yanchor": "bottom", "y": 0},
+        margin={"l": 10, "r": 10, "t": 20, "b": 110},
     )  # fmt: skip
     ui.plot(fig, key="pref_pairs")
     st.caption(
