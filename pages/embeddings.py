@@ -40,6 +40,7 @@ DEFAULT_WORDS = (
     "one, two, three, four, five, six"
 )
 SIMILARITY_WORDS = ("cat", "dog", "horse", "apple", "bread", "red", "blue", "house", "garden")
+MAX_COMPARED = 20  # words in the similarity matrix, each row and column labelled
 TRAIN_DIMS = (2, 4, 8, 16, 32, 64)
 TRAIN_STEPS, TRAIN_SECONDS = 300, 20
 
@@ -222,7 +223,12 @@ else:
         # the chosen words still placed, or when none is, the new list's default choice
         st.session_state["pick"] = [w for w in st.session_state["pick"] if w in vocabulary] or default_pick
     picked = url_state.bind("pick", default=default_pick, options=vocabulary)
-    st.multiselect("Words to compare", vocabulary, key="pick")
+    if len(picked) > MAX_COMPARED:  # from a link
+        st.warning(f"The link chooses {len(picked)} words to compare; the limit is {MAX_COMPARED}, so the first "
+                   f"{MAX_COMPARED} are compared.")
+        st.session_state["pick"] = picked = list(picked[:MAX_COMPARED])
+        url_state.bind("pick", default=default_pick, options=vocabulary)  # the link shows the words compared
+    st.multiselect(f"Words to compare (up to {MAX_COMPARED})", vocabulary, key="pick", max_selections=MAX_COMPARED)
     if len(picked) < 2:
         st.info("Choose at least two words to compare.", icon=":material/touch_app:")
     else:

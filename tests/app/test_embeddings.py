@@ -340,3 +340,13 @@ def test_a_deep_link_opens_the_exact_view(app_page):
     before, after = agreements(at)
     assert after > before + 0.3  # the encoder's table is organised by class too
     assert [word_class(w) for w in at.dataframe[-1].value["word"][:3]] == ["color"] * 3
+
+
+def test_a_link_comparing_too_many_words_compares_the_first_twenty(app_page):
+    words = list(points(chart(app_page("embeddings"), "projection_after")))[:25]
+    at = app_page("embeddings", pick=words)
+    assert not at.exception
+    assert any("chooses 25 words to compare; the limit is 20" in w.value for w in at.warning)
+    assert at.multiselect(key="pick").value == words[:20]
+    assert at.query_params["pick"] == words[:20]  # the link says what is shown
+    assert len(chart(at, "similarity")["data"][0]["y"]) == 20
