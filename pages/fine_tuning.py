@@ -152,6 +152,7 @@ def draw_task(run: training.LiveRun) -> None:
         ui.plot(fig, key="task_acc")
 
 
+FEW_HELD_OUT = 10  # own examples held out: below this, one sentence moves the accuracy by over 10 points
 TASKS = {"topic": "Topic (generated)", "sentiment": "Sentiment (generated)", "own": "My own examples"}
 TASK_TEXT = {
     "sentiment": (
@@ -214,6 +215,10 @@ def task_section() -> None:
             problem = "Fix your labelled examples above to train."
         else:
             note_unknown(" ".join(e.text for e in examples))
+            if len(val_set) < FEW_HELD_OUT:
+                st.info(f"Only {len(val_set)} of your examples are held out to test the models, so each one moves "
+                        f"the accuracy by {100 / len(val_set):.0f} points: a difference between the models may be "
+                        "luck. More lines make a fairer test.", icon=":material/balance:")
     with st.expander(f"The labelled data: {len(train_set)} training and {len(val_set)} held-out examples"):
         ui.table({"sentence": [e.text for e in train_set[:200]],
                   "label": [label_names[e.label] for e in train_set[:200]]}, width="stretch")

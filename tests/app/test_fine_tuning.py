@@ -448,3 +448,17 @@ def test_a_question_the_tiny_decoder_cannot_read_is_named_before_its_answers(ope
     [warning] = [w.value for w in at.warning if "[UNK]" in w.value]
     assert "“👋”" in warning and "“\u2068مرحبا\u2069”" in warning
     assert "can the 👋 eat مرحبا ?" in list(at.dataframe[-1].value["question"])  # asked all the same
+
+
+def test_few_held_out_examples_of_ones_own_are_said_to_make_the_accuracy_coarse(open_page):
+    own = "positive: the cake was lovely .\npositive: the dog is kind .\nnegative: the bread was stale .\n" \
+          "negative: the fox is rude ."
+    at = open_page(section="task", ds_task="own", ds_own=own)
+    no_errors(at)
+    assert any("Only 2 of your examples are held out" in i.value and "by 50 points" in i.value for i in at.info)
+    foods = ("cake", "soup", "bread", "milk", "tea", "rice", "corn", "honey", "apple", "fish")
+    feelings = (("positive", "lovely"), ("positive", "good"), ("negative", "awful"), ("negative", "bad"))
+    many = "\n".join(f"{label}: the {food} was {feeling} ." for food in foods for label, feeling in feelings)
+    at = open_page(section="task", ds_task="own", ds_own=many)
+    no_errors(at)
+    assert not any("held out" in i.value for i in at.info)  # 20 sentences of each label: 10 held out
