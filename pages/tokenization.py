@@ -428,12 +428,16 @@ if too_long := limits.SEARCH_CHARS.over(len(query)):
 elif query:
     shown = vocab_table.filter(pc.match_substring(vocab_table["token"], query, ignore_case=True))
 columns = ["id", "token", "special"] if kind == "minilm" else ["id", "token", "frequency", "special"]
-st.caption(f"{len(shown):,} of {len(vocab_table):,} entries" + (" (showing the first 5,000)" if len(shown) > 5000
-           else "") + ("" if kind == "minilm" else "; frequency = how often the token occurs when the corpus "
-                       "is tokenized."))
-ui.table(shown.slice(0, 5000), key="tok_vocab", column_order=columns, height=320,
-         column_config={"id": st.column_config.NumberColumn("ID", format="%d"),
-                        "frequency": st.column_config.NumberColumn(format="%d")})
+if not len(shown):
+    st.info(f"No token of the {len(vocab_table):,} contains “{ui.markdown_literal(query)}”. Try a shorter piece.",
+            icon=":material/search_off:")
+else:
+    st.caption(f"{len(shown):,} of {len(vocab_table):,} entries" + (" (showing the first 5,000)" if len(shown) > 5000
+               else "") + ("" if kind == "minilm" else "; frequency = how often the token occurs when the corpus "
+                           "is tokenized."))
+    ui.table(shown.slice(0, 5000), key="tok_vocab", column_order=columns, height=320,
+             column_config={"id": st.column_config.NumberColumn("ID", format="%d"),
+                            "frequency": st.column_config.NumberColumn(format="%d")})
 
 ui.takeaway(
     "A model never sees letters, only token IDs from a fixed vocabulary learned from training text. Whole words "

@@ -489,6 +489,9 @@ def test_vocabulary_search_finds_every_matching_token(at, bpe_hf):
     counts = Counter(bpe_hf.encode(prose_corpus(), add_special_tokens=False).tokens)
     row = table.sort_values("frequency").iloc[-1]
     assert row["frequency"] == counts[row["token"]]
+    at.text_input(key="vocab_search").set_value("zzqq").run()  # nothing matches: said, not an empty table
+    assert any("No token of the 2,000 contains “zzqq”" in i.value for i in at.info)
+    assert not any("frequency" in d.value.columns for d in at.dataframe)
     at.text_input(key="vocab_search").set_value("").run()
 
 
