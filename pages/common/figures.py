@@ -366,7 +366,8 @@ def log_dot_chart(
         traces, title=title, x_title=x_title, height=height or int(190 + 46 * len(rows)),
         xaxis={"type": "log", "range": list(span), **ticks, "showgrid": True, "gridcolor": "#dddddd"},
         yaxis={"tickmode": "array", "tickvals": rows, "ticktext": row_labels, "showgrid": False, "zeroline": False,
-               "range": [len(rows) - 0.5, -0.5]},  # first row at the top
+               "range": [len(rows) - 0.5, -0.5],  # first row at the top
+               "ticklabelstandoff": 12},  # clear of a dot at the smallest value, however many decades the axis spans
         annotations=unknown, showlegend=legend,
         margin={"l": 10, "r": 50, "t": TITLED_TOP, "b": 70 if legend else 10},
         legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0, "x": 0, "xanchor": "left"},
