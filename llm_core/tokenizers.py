@@ -424,7 +424,9 @@ def unknown_pieces(tokenizer: Tokenizer, text: str) -> list[str]:
     """What of text the tokenizer turns into [UNK], in order, with repeats: each word that holds an
     [UNK] (once, with whatever else that [UNK] covers: "\u200bcat" when a zero-width space before it
     made "cat" unknown), and outside words each run of characters it has no token for (an emoji, a symbol)."""
-    encoding = tokenizer.encode(text)
+    encoding = tokenizer.hf.encode(text, add_special_tokens=False)  # ids and offsets are all it needs
+    if tokenizer.unk_id not in encoding.ids:
+        return []
     words = list(_WORD.finditer(text))
     ends = [word.end() for word in words]
     out, last_word, symbol_end = [], None, None
