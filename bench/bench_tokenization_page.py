@@ -11,7 +11,9 @@ Prints:
      runs, as `streamlit run` does;
   2. training the page's 2,000-token BPE on the real-prose corpus (frequencies included, as the
      page does), and the page's whole cold start for the merge explorer (training, merges, pair
-     counts). Goal: training under 2 s.
+     counts). Goal: training under 2 s;
+  3. a step of the vocabulary-size slider to a size no student has chosen yet: every tokenizer of the page
+     trained at that size, the merge history and the growth curves' BPE.
 """
 
 from __future__ import annotations
@@ -103,9 +105,19 @@ def bpe_training() -> None:
     print(f"  + merges and pair counts          {explorer * 1e3:7.0f} ms   (the merge explorer's cold start)")
 
 
+def vocabulary_steps() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at._page_hash = calc_hash("tokenization")
+    at.run()
+    sizes = [v for v in at.select_slider(key="vocab").options if int(v) != at.select_slider(key="vocab").value]
+    steps = [timed(at, lambda a, v=v: a.select_slider(key="vocab").set_value(int(v))) for v in sizes]
+    print(f"  vocabulary size step to a new size ({len(steps)} sizes)   {summary(steps)}")
+
+
 def main() -> None:
     run_through_app_every_time()
     bpe_training()
+    vocabulary_steps()
     rerun_latency("Page reruns through AppTest, as it runs them (scripts recompiled every run)")
     share_script_cache()
     rerun_latency("Page reruns through AppTest, scripts compiled once (as `streamlit run`)")

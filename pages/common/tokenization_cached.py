@@ -5,6 +5,7 @@ Here rather than in the page script, which runs again on every interaction: see 
 
 from __future__ import annotations
 
+import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
@@ -54,10 +55,18 @@ def ticks_over(values) -> dict:
     return figures.log_ticks(min(values) / 1.5, max(values) * 1.5)
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def growth_rows(kind: str, vocab_size: int | None, corpus_key: str, _corpus: str) -> pd.DataFrame:
+    """`vocab_growth` of one kind. Word and character vocabularies grow with the corpus whatever the page's
+    vocabulary size (None): theirs are computed once per corpus, not again at every step of its slider."""
+    return vocab_growth(_corpus, kinds=(kind,), **({} if vocab_size is None else {"bpe_vocab_size": vocab_size}))
+
+
 @st.cache_resource(max_entries=16, show_spinner="Training tokenizers on growing parts of the corpus…")
 def growth_figures(vocab_size: int, corpus_key: str, _corpus: str) -> tuple[figures.Figure, figures.Figure]:
     """Vocabulary size and held-out [UNK] rate against corpus size, for word, character and BPE."""
-    table = vocab_growth(_corpus, kinds=("word", "char", "bpe"), bpe_vocab_size=vocab_size)
+    table = pd.concat([growth_rows(kind, vocab_size if kind == "bpe" else None, corpus_key, _corpus)
+                       for kind in ("word", "char", "bpe")])  # fmt: skip
     names = {"word": "word-level", "char": "character", "bpe": f"BPE ({vocab_size:,} budget)"}
     words = sorted(table["words"].unique())
     by_kind = {names[k]: table[table["kind"] == k].sort_values("words") for k in names}
