@@ -122,10 +122,11 @@ def projection(
             traces[-1]["cliponaxis"] = False
     # Below the plot, so that two plots side by side keep their width for the points.
     # At the figure's foot, in a margin of its own (below the x axis's title, not over it); entries of one width
-    # line up in columns.
+    # line up in columns: two, or four across a wide plot (not two far apart).
     legend = {"title": {"text": "word class", "side": "top"}, "itemsizing": "constant", "orientation": "h",
               "xref": "container", "x": 0, "yref": "container", "yanchor": "bottom", "y": 0,
-              "font": {"size": FONT_SIZE - 3}, "entrywidth": 0.5, "entrywidthmode": "fraction"}  # fmt: skip
+              "font": {"size": FONT_SIZE - 3}, "entrywidth": 0.5 if plot_px < WIDE_PLOT_PX else 0.25,
+              "entrywidthmode": "fraction"}  # fmt: skip
     margin = {"l": 10, "r": 10, "t": TITLED_TOP, "b": LEGEND_PX}
     if not three_d:
         return figure(traces, title=title, x_title=axis_names[0], y_title=axis_names[1], height=height + LEGEND_PX,
