@@ -478,5 +478,6 @@ def _line(points: list[tuple[int, float]], name: str, color: str, dash: str, y_t
         "type": "scatter", "x": list(xs), "y": list(ys), "name": name,
         "mode": "lines+markers" if dash == "dash" else "lines",
         "line": {"color": color, "width": 3, "dash": dash}, "marker": {"size": 7},
+        "cliponaxis": False,  # a point at 0% or at the first step is drawn whole, over the axis line
         "hovertemplate": f"{name}<br>step %{{x}}<br>{y_title}: %{{y:.3f}}{unit}<extra></extra>",
     }  # fmt: skip

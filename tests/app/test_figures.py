@@ -269,3 +269,4 @@ def test_curves_side_by_side_name_each_run_once_and_keep_their_axes_level():
     assert [t.name for t in accuracy.data] == list(labels.values())
     assert loss.layout.legend.yref == accuracy.layout.legend.yref == "container"  # below the plot, not over it
     assert loss.layout.margin.b == accuracy.layout.margin.b  # one plot height for both, whatever their legends
+    assert all(t.cliponaxis is False for t in accuracy.data)  # a point at 0% is drawn whole, not cut by the axis
