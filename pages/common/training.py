@@ -433,18 +433,19 @@ def _curve_figure(
         color = figures.OKABE_ITO[i % len(figures.OKABE_ITO)]
         if both and several:
             keys.append(_legend_key(label, color, "solid", group=label))
+        lines = []
         if train:
             points = [(m.step, m.loss if metric == "loss" else m.extras.get(metric)) for m in history]
             points = [(s, v * scale) for s, v in points if v is not None]
             if points:
-                traces.append(_line(points, f"{label} · train" if val else label, color, "solid", y_title, unit))
+                lines.append(_line(points, f"{label} · train" if val else label, color, "solid", y_title, unit))
         if val:
             points = [(m.step, m.val[metric] * scale) for m in history if m.val is not None and metric in m.val]
             if points:
-                traces.append(_line(points, f"{label} · validation" if train else label, color, "dash", y_title, unit))
-        if both:
-            for line in traces[-2:]:
-                line |= {"legendgroup": label, "showlegend": False}  # a click on the run's entry hides both
+                lines.append(_line(points, f"{label} · validation" if train else label, color, "dash", y_title, unit))
+        for line in lines if both else ():
+            line |= {"legendgroup": label, "showlegend": False}  # a click on the run's entry hides both
+        traces += lines
     if both:
         keys += [_legend_key("training batches", LINE_KEY, "solid"), _legend_key("held out", LINE_KEY, "dash")]
     # Below the plot, one entry a line, in a margin with room for every run and both kinds of line whether
