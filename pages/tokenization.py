@@ -87,8 +87,8 @@ KIND_NOTES = {
         "frequent neighbouring pair into a new token, again and again, until the vocabulary is full. "
         "Frequent words end up as one token; a rare word is spelled with a few frequent pieces. Frequent "
         "endings such as `s` often become tokens of their own, but BPE cuts where pairs are frequent, not "
-        "where grammar would: `▁rea` `ding`. `▁` is a space, glued to the word "
-        "after it. Step through the merges below."
+        "where grammar would (on the prose with 2,000 tokens, “reading” is `▁rea` `ding`). `▁` is a space, glued "
+        "to the word after it. Step through the merges below."
     ),
     "wordpiece": (
         "**WordPiece** (BERT's method): also builds subwords from characters. Google's original chose each "

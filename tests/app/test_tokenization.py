@@ -164,6 +164,9 @@ def test_defaults_show_the_trained_bpe_tokens_ids_and_every_section(at, bpe_hf):
         DEFAULT_TEXT[s:e] for s, e in reference.offsets
     ]
     assert at.success[-1].proto.title == "Takeaway"
+    note = "on the prose with 2,000 tokens, “reading” is `▁rea` `ding`"  # the BPE note's example, as trained
+    assert any(note in m.value for m in at.markdown)
+    assert bpe_hf.encode(" reading", add_special_tokens=False).tokens[-2:] == ["▁rea", "ding"]
     assert not at.query_params  # defaults keep the link clean
     assert not any("def train_tokenizer" in c.value for c in at.code)  # the source is sent only when asked for
     at.session_state[ui.CODE_KEY] = True  # the student opens "Show the code"
